@@ -1,0 +1,38 @@
+// Entry point of the `molt` binary: one program, many subcommands (see README).
+#include <cstdio>
+#include <exception>
+
+#include <CLI/CLI.hpp>
+
+#include "jobs/commands.h"
+#include "kernels/device_info.h"
+#include "kernels/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"molt: data-parallel pretraining of GPT-2 and T5 v1.1 models, built to measure "
+               "scaling laws"};
+  app.set_version_flag("--version", std::string("molt ") + MOLT_VERSION + " (" +
+                                        molt::kernels::build_description() + ")");
+  app.require_subcommand(1);
+  molt::add_prep_command(app);
+  molt::add_inspect_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints CLI11's message, which names the flag
+    return molt::kUserErrorExit;
+  } catch (const molt::UserError& e) {
+    std::fprintf(stderr, "molt: error: %s\n", e.what());
+    return molt::kUserErrorExit;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "molt: internal error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
