@@ -279,6 +279,21 @@ AttentionShape GPT2::self_attention_shape() const {
   return shape;
 }
 
+std::vector<float> GPT2::logits(const TokenBatch& batch) {
+  forward(batch);
+  Tensor logits = acts_->logits;
+  std::vector<float> host(logits.count);
+  if (logits.dtype == DType::kF32) {
+    backend_.download(host.data(), logits);
+  } else {
+    Tensor f32 = backend_.allocate(DType::kF32, logits.count);
+    backend_.copy(f32, logits);
+    backend_.download(host.data(), f32);
+    backend_.free(f32);
+  }
+  return host;
+}
+
 void GPT2::notify_range(const GradsReadyHook& hook, size_t first_entry, size_t end_entry) const {
   if (!hook) return;
   size_t begin = table_[first_entry].offset;

@@ -45,6 +45,9 @@ class GPT2 final : public LanguageModel {
   ParameterCounts parameter_counts() const override;
   double training_flops_per_example(int input_tokens, int target_tokens) const override;
 
+  // Logits [B·T, V] of a forward pass (f32 on the host), for evaluation and tests.
+  std::vector<float> logits(const TokenBatch& batch);
+
   // Continues `prompt` by up to max_new_tokens, one token at a time over a KV cache.
   // Stops early at stop_token (when >= 0) or when the context is full.
   std::vector<int32_t> generate(const std::vector<int32_t>& prompt, int max_new_tokens,
