@@ -1,0 +1,61 @@
+// The parts of backend.h that belong to no device: dtype sizes and names, Tensor views,
+// and the factory for the CPU backend (whose implementation lives in cpu/).
+#include "kernels/backend.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "kernels/cpu/cpu_backend.h"
+
+namespace molt::kernels {
+
+size_t dtype_bytes(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return 4;
+    case DType::kBF16: return 2;
+    case DType::kI32: return 4;
+  }
+  throw std::logic_error("dtype_bytes: unknown dtype");
+}
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return "f32";
+    case DType::kBF16: return "bf16";
+    case DType::kI32: return "i32";
+  }
+  throw std::logic_error("dtype_name: unknown dtype");
+}
+
+Tensor Tensor::slice(size_t offset, size_t n) const {
+  if (offset > count || n > count - offset) {
+    throw std::logic_error("Tensor::slice [" + std::to_string(offset) + ", " +
+                           std::to_string(offset + n) + ") outside a view of " +
+                           std::to_string(count) + " elements");
+  }
+  Tensor view = *this;
+  view.data = data == nullptr ? nullptr : static_cast<char*>(data) + offset * dtype_bytes(dtype);
+  view.count = n;
+  return view;
+}
+
+static void require_dtype(DType have, DType want) {
+  if (have != want) {
+    throw std::logic_error(std::string("Tensor is ") + dtype_name(have) + ", expected " +
+                           dtype_name(want));
+  }
+}
+
+float* Tensor::f32() const {
+  require_dtype(dtype, DType::kF32);
+  return static_cast<float*>(data);
+}
+
+int32_t* Tensor::i32() const {
+  require_dtype(dtype, DType::kI32);
+  return static_cast<int32_t*>(data);
+}
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<cpu::CpuBackend>(); }
+
+}  // namespace molt::kernels

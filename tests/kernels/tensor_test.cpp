@@ -1,0 +1,63 @@
+// Tensor views, dtypes and CPU memory: the contracts every other op relies on.
+#include <cstdint>
+#include <stdexcept>
+
+#include "tests/kernels/kernel_test_support.h"
+
+namespace molt::kernels::testing {
+namespace {
+
+using TensorTest = KernelTest;
+
+TEST(DTypeTest, BytesAndNames) {
+  EXPECT_EQ(dtype_bytes(DType::kF32), 4u);
+  EXPECT_EQ(dtype_bytes(DType::kBF16), 2u);
+  EXPECT_EQ(dtype_bytes(DType::kI32), 4u);
+  EXPECT_STREQ(dtype_name(DType::kF32), "f32");
+  EXPECT_STREQ(dtype_name(DType::kBF16), "bf16");
+  EXPECT_STREQ(dtype_name(DType::kI32), "i32");
+}
+
+TEST_F(TensorTest, AllocateIsZeroFilledAnd64ByteAligned) {
+  for (size_t count : {1u, 7u, 1000u, 4097u}) {
+    Tensor t = zeros(count);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data) % 64, 0u) << count;
+    for (float x : host(t)) ASSERT_EQ(x, 0.0f);
+  }
+  Tensor bf = zeros(5, DType::kBF16);
+  EXPECT_EQ(bf.bytes(), 10u);
+}
+
+TEST_F(TensorTest, SliceViewsTheRightElements) {
+  Tensor t = device(std::vector<float>{0, 1, 2, 3, 4, 5});
+  Tensor s = t.slice(2, 3);
+  EXPECT_EQ(s.count, 3u);
+  EXPECT_EQ(host(s), (std::vector<float>{2, 3, 4}));
+  EXPECT_EQ(t.slice(6, 0).count, 0u);
+  EXPECT_THROW(t.slice(4, 3), std::logic_error);
+  EXPECT_THROW(t.slice(7, 0), std::logic_error);
+}
+
+TEST_F(TensorTest, TypedAccessorsRejectTheWrongDtype) {
+  Tensor f = zeros(2);
+  Tensor i = zeros(2, DType::kI32);
+  EXPECT_NE(f.f32(), nullptr);
+  EXPECT_NE(i.i32(), nullptr);
+  EXPECT_THROW(f.i32(), std::logic_error);
+  EXPECT_THROW(i.f32(), std::logic_error);
+}
+
+TEST_F(TensorTest, UploadDownloadRoundTrip) {
+  const std::vector<float> values = random_normal(33, 1);
+  EXPECT_EQ(host(device(values)), values);
+  const std::vector<int32_t> ids = {3, -1, 7};
+  EXPECT_EQ(host_i32(device(ids)), ids);
+}
+
+TEST_F(TensorTest, CpuBackendComputesInF32) {
+  EXPECT_EQ(backend().compute_dtype(), DType::kF32);
+  EXPECT_EQ(backend().name(), "cpu");
+}
+
+}  // namespace
+}  // namespace molt::kernels::testing
