@@ -1,10 +1,10 @@
 #include "io/dataset_info.h"
 
+#include <toml++/toml.h>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
-
-#include <toml++/toml.h>
 
 #include "io/shard_reader.h"
 #include "kernels/error.h"
@@ -80,9 +80,9 @@ toml::table parse_toml_file(const std::string& path) {
 DatasetInfo parse_manifest(const std::string& dir, const std::string& path) {
   toml::table root = parse_toml_file(path);
   StrictTable top(root, path, "");
-  top.allow_only({"format", "version", "vocab_size", "sentinel_count", "pad_id", "eos_id",
-                  "unk_id", "bos_id", "tokenizer", "tokenizer_sha256", "train_tokens",
-                  "val_tokens", "train_documents", "val_documents", "shards"});
+  top.allow_only({"format", "version", "vocab_size", "sentinel_count", "pad_id", "eos_id", "unk_id",
+                  "bos_id", "tokenizer", "tokenizer_sha256", "train_tokens", "val_tokens",
+                  "train_documents", "val_documents", "shards"});
   if (top.string("format") != kDatasetFormat) {
     throw UserError(path + ": format should be \"" + kDatasetFormat + "\"");
   }

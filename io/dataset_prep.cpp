@@ -72,8 +72,7 @@ CorpusScan scan_corpus(const TextCorpus& corpus, uint64_t sample_size, uint64_t 
 
 // Encodes every document of `batch` using `threads` threads; results in batch order.
 std::vector<std::vector<int32_t>> encode_batch(const Tokenizer& tokenizer,
-                                               const std::vector<std::string>& batch,
-                                               int threads) {
+                                               const std::vector<std::string>& batch, int threads) {
   std::vector<std::vector<int32_t>> ids(batch.size());
   std::vector<std::exception_ptr> errors(threads);
   std::vector<std::thread> workers;
@@ -122,8 +121,8 @@ SplitTotals tokenize_corpus(const TextCorpus& corpus, const Tokenizer& tokenizer
     }
     batch.clear();
     batch_bytes = 0;
-    progress.update(bytes_read_so_far, std::to_string(tokens / 1000000.0).substr(0, 6) +
-                                           "M tokens");
+    progress.update(bytes_read_so_far,
+                    std::to_string(tokens / 1000000.0).substr(0, 6) + "M tokens");
   };
   corpus.for_each_document([&](std::string& text, uint64_t bytes_read) {
     bytes_read_so_far = bytes_read;
@@ -154,16 +153,16 @@ void make_tokenizer(const PrepOptions& options, const CorpusScan& scan,
 DatasetInfo prepare_into(const PrepOptions& options, const std::string& dir) {
   TextCorpus corpus(options.inputs);
   bool train_new = options.tokenizer_path.empty();
-  CorpusScan scan = scan_corpus(corpus, train_new ? options.tokenizer_sample_lines : 0,
-                                options.seed);
+  CorpusScan scan =
+      scan_corpus(corpus, train_new ? options.tokenizer_sample_lines : 0, options.seed);
   if (scan.documents == 0) {
     throw UserError("molt prep: no text found in " + options.inputs.front() +
-                    (options.inputs.size() > 1 ? " and the other inputs" : "") +
-                    " (empty corpus)");
+                    (options.inputs.size() > 1 ? " and the other inputs" : "") + " (empty corpus)");
   }
   if (scan.documents < 2) {
-    throw UserError("molt prep: the corpus holds 1 document; at least 2 are needed (one for "
-                    "the val split)");
+    throw UserError(
+        "molt prep: the corpus holds 1 document; at least 2 are needed (one for "
+        "the val split)");
   }
   fs::create_directories(dir);
   make_tokenizer(options, scan, dir + "/tokenizer.model");
@@ -182,8 +181,7 @@ DatasetInfo prepare_into(const PrepOptions& options, const std::string& dir) {
   info.unk_id = tokenizer.unk_id();
   info.bos_id = tokenizer.bos_id();
   info.tokenizer_sha256 = file_sha256_hex(dir + "/tokenizer.model");
-  ShardHeader header{info.vocab_size, info.eos_id, info.bos_id, info.pad_id,
-                     info.tokenizer_sha256};
+  ShardHeader header{info.vocab_size, info.eos_id, info.bos_id, info.pad_id, info.tokenizer_sha256};
 
   uint64_t val_documents = std::max<uint64_t>(
       1, static_cast<uint64_t>(std::llround(options.val_fraction * scan.documents)));

@@ -80,8 +80,8 @@ ShardReader::ShardReader(const std::string& path) : path_(path) {
   int64_t version = read_int_attribute(root, "version", path);
   if (version != kShardVersion) {
     throw UserError(path + ": token shard version " + std::to_string(version) +
-                    " is not supported (this molt reads version " +
-                    std::to_string(kShardVersion) + ")");
+                    " is not supported (this molt reads version " + std::to_string(kShardVersion) +
+                    ")");
   }
   header_.vocab_size = read_int_attribute(root, "vocab_size", path);
   header_.eos_id = read_int_attribute(root, "eos_id", path);

@@ -79,8 +79,7 @@ void ShardWriter::append_document(const int32_t* ids, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     if (ids[i] < 0 || ids[i] >= header_.vocab_size) {
       throw UserError(path_ + ": token id " + std::to_string(ids[i]) +
-                      " is outside the vocabulary [0, " + std::to_string(header_.vocab_size) +
-                      ")");
+                      " is outside the vocabulary [0, " + std::to_string(header_.vocab_size) + ")");
     }
     append_token(static_cast<uint32_t>(ids[i]));
   }
@@ -124,8 +123,8 @@ void ShardWriter::close() {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   hsize_t doc_count = doc_offsets_.size();
   Hdf5Handle space(H5Screate_simple(1, &doc_count, nullptr), H5Sclose);
-  Hdf5Handle offsets(H5Dcreate2(file_.get(), "doc_offsets", H5T_STD_U64LE, space.get(),
-                                H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+  Hdf5Handle offsets(H5Dcreate2(file_.get(), "doc_offsets", H5T_STD_U64LE, space.get(), H5P_DEFAULT,
+                                H5P_DEFAULT, H5P_DEFAULT),
                      H5Dclose);
   if (!offsets.valid()) throw UserError(path_ + ": cannot create /doc_offsets");
   if (doc_count > 0) {

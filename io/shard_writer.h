@@ -25,9 +25,7 @@ class ShardWriter {
 
   // Appends one document's tokens followed by eos_id. Ids must be < vocab_size (checked).
   void append_document(const int32_t* ids, size_t count);
-  void append_document(const std::vector<int32_t>& ids) {
-    append_document(ids.data(), ids.size());
-  }
+  void append_document(const std::vector<int32_t>& ids) { append_document(ids.data(), ids.size()); }
 
   // Flushes and closes the file; further appends are programmer errors.
   void close();

@@ -6,7 +6,9 @@ namespace molt::io {
 
 SplitWriter::SplitWriter(std::string dir, std::string split, ShardHeader header,
                          uint64_t shard_tokens)
-    : dir_(std::move(dir)), split_(std::move(split)), header_(std::move(header)),
+    : dir_(std::move(dir)),
+      split_(std::move(split)),
+      header_(std::move(header)),
       shard_tokens_(shard_tokens) {}
 
 void SplitWriter::append_document(const std::vector<int32_t>& ids) {

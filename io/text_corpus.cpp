@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "kernels/error.h"
@@ -85,8 +84,7 @@ TextCorpus::TextCorpus(const std::vector<std::string>& inputs) {
   for (const std::string& file : files_) total_bytes_ += fs::file_size(file);
 }
 
-void TextCorpus::for_each_document(
-    const std::function<void(std::string&, uint64_t)>& visit) const {
+void TextCorpus::for_each_document(const std::function<void(std::string&, uint64_t)>& visit) const {
   uint64_t bytes_read = 0;
   for (const std::string& file : files_) {
     if (is_jsonl(file)) {

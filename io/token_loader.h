@@ -54,8 +54,8 @@ struct LoaderOptions {
 struct MicroBatch {
   int64_t step = 0;
   int micro_step = 0;
-  int rows = 0;        // micro_batch
-  int row_tokens = 0;  // seq_len + 1
+  int rows = 0;                 // micro_batch
+  int row_tokens = 0;           // seq_len + 1
   std::vector<int32_t> tokens;  // [rows, row_tokens], row-major
 };
 
@@ -77,7 +77,7 @@ class TokenLoader {
   MicroBatch next();
 
   const DatasetInfo& dataset() const { return dataset_; }
-  int64_t sequences_per_epoch() const;  // S
+  int64_t sequences_per_epoch() const;     // S
   int64_t global_batch_sequences() const;  // G
 
  private:

@@ -34,7 +34,8 @@ class SampleIterator : public sentencepiece::SentenceIterator {
 }  // namespace
 
 Tokenizer::Tokenizer(const std::string& model_path)
-    : model_path_(model_path), processor_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {
+    : model_path_(model_path),
+      processor_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {
   auto status = processor_->Load(model_path);
   if (!status.ok()) {
     throw UserError(model_path + ": cannot load SentencePiece tokenizer (" + status.ToString() +

@@ -16,8 +16,8 @@
 namespace molt::io {
 
 struct WindowLocation {
-  size_t shard = 0;           // index into WindowIndex::shard_files()
-  uint64_t first_token = 0;   // offset of the window's first token in that shard
+  size_t shard = 0;          // index into WindowIndex::shard_files()
+  uint64_t first_token = 0;  // offset of the window's first token in that shard
 };
 
 class WindowIndex {

@@ -35,18 +35,18 @@ void bench_loader(const io::LoaderOptions& options, double seconds) {
     ++batches;
     elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
-  double dataset_mb = loader.dataset().train_tokens * 1e-6 *
-                      (loader.dataset().vocab_size <= 65536 ? 2 : 4);
+  double dataset_mb =
+      loader.dataset().train_tokens * 1e-6 * (loader.dataset().vocab_size <= 65536 ? 2 : 4);
   std::printf("loader: %s split=%s seq_len=%d micro_batch=%d prefetch_depth=%d rank %d/%d\n",
               options.dataset_dir.c_str(), options.split.c_str(), options.seq_len,
               options.micro_batch, options.prefetch_depth, options.rank, options.world);
   std::printf("windows per epoch: %lld, train shards on disk: %.1f MB\n",
               static_cast<long long>(loader.sequences_per_epoch()), dataset_mb);
-  std::printf("delivered: %llu micro-batches, %.1fM tokens in %.2f s = %.2fM tokens/s per rank "
-              "(%.2f epochs)\n",
-              static_cast<unsigned long long>(batches), tokens / 1e6, elapsed_s,
-              tokens / 1e6 / elapsed_s,
-              double(batches * options.micro_batch) / loader.sequences_per_epoch());
+  std::printf(
+      "delivered: %llu micro-batches, %.1fM tokens in %.2f s = %.2fM tokens/s per rank "
+      "(%.2f epochs)\n",
+      static_cast<unsigned long long>(batches), tokens / 1e6, elapsed_s, tokens / 1e6 / elapsed_s,
+      double(batches * options.micro_batch) / loader.sequences_per_epoch());
   std::printf("peak RSS: %.1f MB (%.1f MB before the loader) [checksum %d]\n",
               peak_resident_megabytes(), rss_before_mb, checksum);
 }

@@ -58,8 +58,7 @@ void inspect_dataset(const std::string& dir) {
     std::printf("%s: %zu shards, %llu tokens, %llu documents\n", split,
                 info.shards_of(split).size(),
                 static_cast<unsigned long long>(train ? info.train_tokens : info.val_tokens),
-                static_cast<unsigned long long>(train ? info.train_documents
-                                                      : info.val_documents));
+                static_cast<unsigned long long>(train ? info.train_documents : info.val_documents));
   }
   for (const io::ShardEntry& entry : info.shards) {
     std::printf("  %s  %llu tokens  %llu documents\n", entry.file.c_str(),

@@ -45,14 +45,15 @@ void add_prep_command(CLI::App& app) {
   cmd->add_flag("--verbose", options->verbose, "Show SentencePiece's training log");
   cmd->callback([options] {
     io::DatasetInfo info = io::prepare_dataset(*options);
-    std::printf("wrote %s: %zu train shards (%llu tokens, %llu documents), %zu val shards "
-                "(%llu tokens, %llu documents), vocab %lld\n",
-                options->output_dir.c_str(), info.shards_of("train").size(),
-                static_cast<unsigned long long>(info.train_tokens),
-                static_cast<unsigned long long>(info.train_documents),
-                info.shards_of("val").size(), static_cast<unsigned long long>(info.val_tokens),
-                static_cast<unsigned long long>(info.val_documents),
-                static_cast<long long>(info.vocab_size));
+    std::printf(
+        "wrote %s: %zu train shards (%llu tokens, %llu documents), %zu val shards "
+        "(%llu tokens, %llu documents), vocab %lld\n",
+        options->output_dir.c_str(), info.shards_of("train").size(),
+        static_cast<unsigned long long>(info.train_tokens),
+        static_cast<unsigned long long>(info.train_documents), info.shards_of("val").size(),
+        static_cast<unsigned long long>(info.val_tokens),
+        static_cast<unsigned long long>(info.val_documents),
+        static_cast<long long>(info.vocab_size));
   });
 }
 

@@ -5,25 +5,27 @@
 //  - the tokenizer keeps text exactly: decoding a document gives the input back;
 //  - shards roll over at shard_tokens; a given tokenizer is reused (same hash);
 //  - an empty corpus or a malformed JSONL line is a UserError that leaves no output.
+#include "io/dataset_prep.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-#include "io/dataset_prep.h"
 #include "io/sha256.h"
 #include "io/shard_reader.h"
 #include "io/tokenizer.h"
+#include "io/window_permutation.h"
 #include "tests/io/expect_user_error.h"
 #include "tests/io/io_fixtures.h"
-#include "io/window_permutation.h"
 
 namespace molt::io {
 namespace {
 
 // A small corpus of `documents` files with varied words, newlines and indentation.
 std::vector<std::string> write_corpus(const std::string& dir, int documents) {
-  const char* words[] = {"the", "cat", "sat", "on", "a", "mat", "while", "dogs", "ran",
-                         "quickly", "under", "bright", "stars", "int", "return", "{", "}"};
+  const char* words[] = {"the",   "cat",  "sat",    "on",      "a",     "mat",
+                         "while", "dogs", "ran",    "quickly", "under", "bright",
+                         "stars", "int",  "return", "{",       "}"};
   SplitMix64 rng(5);
   std::vector<std::string> texts;
   for (int d = 0; d < documents; ++d) {

@@ -2,7 +2,6 @@
 // problem: missing file, not HDF5, truncated HDF5, HDF5 that is not a molt shard, and a
 // token id >= vocab_size found while reading a window.
 #include <gtest/gtest.h>
-
 #include <hdf5.h>
 
 #include <filesystem>
@@ -29,8 +28,7 @@ std::string write_good_shard(const testing::TempDir& tmp, int64_t vocab_size = 6
 }
 
 TEST(ShardReaderErrors, MissingFileIsNamed) {
-  expect_user_error([] { ShardReader r("/nonexistent/x.h5"); },
-                    {"/nonexistent/x.h5", "no such"});
+  expect_user_error([] { ShardReader r("/nonexistent/x.h5"); }, {"/nonexistent/x.h5", "no such"});
 }
 
 TEST(ShardReaderErrors, TextFileIsNotHdf5) {
@@ -54,8 +52,8 @@ TEST(ShardReaderErrors, Hdf5WithoutMoltAttributesIsNotAShard) {
     hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     hsize_t n = 4;
     hid_t space = H5Screate_simple(1, &n, nullptr);
-    hid_t data = H5Dcreate2(file, "tokens", H5T_STD_U16LE, space, H5P_DEFAULT, H5P_DEFAULT,
-                            H5P_DEFAULT);
+    hid_t data =
+        H5Dcreate2(file, "tokens", H5T_STD_U16LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Dclose(data);
     H5Sclose(space);
     H5Fclose(file);

@@ -16,10 +16,9 @@ void round_trip(int64_t vocab_size, int expected_token_bytes) {
   testing::TempDir tmp;
   ShardHeader header{vocab_size, 1, 3, 0, "abc123"};
   // Three documents; the middle one spans more than one chunk.
-  std::vector<std::vector<int32_t>> docs = {
-      {5, 6, 7},
-      std::vector<int32_t>(kShardChunkTokens + 2000),
-      {static_cast<int32_t>(vocab_size - 1)}};
+  std::vector<std::vector<int32_t>> docs = {{5, 6, 7},
+                                            std::vector<int32_t>(kShardChunkTokens + 2000),
+                                            {static_cast<int32_t>(vocab_size - 1)}};
   for (size_t i = 0; i < docs[1].size(); ++i) docs[1][i] = 4 + (i * 7919) % (vocab_size - 4);
   {
     ShardWriter writer(tmp / "s.h5", header);

@@ -6,12 +6,13 @@
 //    global batch gives the same sample at every global index, across an epoch boundary;
 //  - rows are true windows: seq_len + 1 consecutive tokens of one shard;
 //  - a sequence length no shard can hold is a UserError.
+#include "io/token_loader.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 
-#include "io/token_loader.h"
 #include "tests/io/expect_user_error.h"
 #include "tests/io/io_fixtures.h"
 

@@ -1,11 +1,11 @@
 // Contract: the window shuffle is fully specified (splitmix64 reference values, exact
 // bounded draws), is a bijection, and depends on (seed, epoch) only.
+#include "io/window_permutation.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <numeric>
-
-#include "io/window_permutation.h"
 
 namespace molt::io {
 namespace {
