@@ -9,7 +9,12 @@
 
 namespace molt {
 
+// The process exit status a subcommand asks for (0 unless it sets one).
+int& command_exit_status();
+
 void add_prep_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_sample_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 

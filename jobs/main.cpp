@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "dist/comm.h"
 #include "jobs/commands.h"
 #include "kernels/device_info.h"
 #include "kernels/error.h"
@@ -15,6 +16,8 @@ int main(int argc, char** argv) {
                                         molt::kernels::build_description() + ")");
   app.require_subcommand(1);
   molt::add_prep_command(app);
+  molt::add_train_command(app);
+  molt::add_sample_command(app);
   molt::add_inspect_command(app);
   molt::add_bench_command(app);
   try {
@@ -30,10 +33,17 @@ int main(int argc, char** argv) {
     return molt::kUserErrorExit;
   } catch (const molt::UserError& e) {
     std::fprintf(stderr, "molt: error: %s\n", e.what());
+    molt::dist::abort_job_if_distributed(molt::kUserErrorExit);  // no rank waits forever
     return molt::kUserErrorExit;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "molt: internal error: %s\n", e.what());
+    molt::dist::abort_job_if_distributed(1);
     return 1;
   }
-  return 0;
+  return molt::command_exit_status();
+}
+
+int& molt::command_exit_status() {
+  static int status = 0;
+  return status;
 }

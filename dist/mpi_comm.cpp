@@ -1,0 +1,174 @@
+// The MPI process group: bootstrap, local rank, host-buffer collectives.
+//
+// CPU buffers are reduced in place by MPI directly. Device buffers (the CUDA backend) are
+// staged through a host copy, which is slow but lets several ranks share one GPU in tests;
+// real GPU jobs reduce gradients with NCCL instead.
+#include <mpi.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "dist/comm.h"
+
+namespace molt::dist {
+namespace {
+
+void check(int code, const char* what) {
+  if (code != MPI_SUCCESS) {
+    char text[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    MPI_Error_string(code, text, &length);
+    std::fprintf(stderr, "molt: error: MPI %s failed: %s\n", what, text);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+}
+
+class MpiReduction final : public PendingReduction {
+ public:
+  MpiReduction(kernels::Backend& backend, kernels::Tensor buffer, bool staged)
+      : backend_(backend), buffer_(buffer), staged_(staged) {
+    float* data = buffer.f32();
+    if (staged_) {
+      host_.resize(buffer.count);
+      backend_.download(host_.data(), buffer);
+      data = host_.data();
+    }
+    check(MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(buffer.count), MPI_FLOAT, MPI_SUM,
+                         MPI_COMM_WORLD, &request_),
+          "Iallreduce");
+  }
+  ~MpiReduction() override {
+    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+  }
+  void wait() override {
+    check(MPI_Wait(&request_, MPI_STATUS_IGNORE), "Wait");
+    if (staged_ && !uploaded_) backend_.upload(buffer_, host_.data());
+    uploaded_ = true;
+  }
+  bool poll() override {
+    if (request_ == MPI_REQUEST_NULL) return true;
+    int done = 0;
+    check(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "Test");
+    return done != 0;
+  }
+
+ private:
+  kernels::Backend& backend_;
+  kernels::Tensor buffer_;
+  bool staged_;
+  std::vector<float> host_;
+  bool uploaded_ = false;
+  MPI_Request request_ = MPI_REQUEST_NULL;
+};
+
+class MpiComm final : public Comm {
+ public:
+  explicit MpiComm(kernels::Backend& backend) : backend_(backend) {
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (!initialized) {
+      int provided = 0;
+      MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+      std::atexit([] {
+        int finalized = 0;
+        MPI_Finalized(&finalized);
+        if (!finalized) MPI_Finalize();
+      });
+    }
+    // Errors come back as codes, and check() turns them into one message and an abort.
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &world_);
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &local_rank_);
+    MPI_Comm_size(node, &local_world_);
+    MPI_Comm_free(&node);
+    staged_ = backend_.name() != "cpu";
+  }
+
+  int rank() const override { return rank_; }
+  int world() const override { return world_; }
+  int local_rank() const override { return local_rank_; }
+  int local_world() const override { return local_world_; }
+
+  std::unique_ptr<PendingReduction> start_sum(kernels::Tensor buffer) override {
+    return std::make_unique<MpiReduction>(backend_, buffer, staged_);
+  }
+
+  void reduce_scatter_sum(kernels::Tensor full, size_t chunk) override {
+    std::vector<float> staging;
+    float* data = host_view(full, staging);
+    std::vector<float> mine(chunk);
+    check(MPI_Reduce_scatter_block(data, mine.data(), static_cast<int>(chunk), MPI_FLOAT, MPI_SUM,
+                                   MPI_COMM_WORLD),
+          "Reduce_scatter_block");
+    std::copy(mine.begin(), mine.end(), data + rank_ * chunk);
+    if (staged_) backend_.upload(full, staging.data());
+  }
+
+  void all_gather(kernels::Tensor full, size_t chunk) override {
+    std::vector<float> staging;
+    float* data = host_view(full, staging);
+    check(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, static_cast<int>(chunk),
+                        MPI_FLOAT, MPI_COMM_WORLD),
+          "Allgather");
+    if (staged_) backend_.upload(full, staging.data());
+  }
+
+  void sum(double* values, int count) override {
+    check(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
+          "Allreduce");
+  }
+  void max(int64_t* values, int count) override {
+    check(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD),
+          "Allreduce");
+  }
+  void broadcast(void* data, size_t bytes, int root) override {
+    check(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, root, MPI_COMM_WORLD), "Bcast");
+  }
+  void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "Barrier"); }
+
+  [[noreturn]] void abort(int exit_code) override {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, exit_code);
+    std::_Exit(exit_code);
+  }
+
+ private:
+  // A host pointer to `full`: the buffer itself on the CPU, else a downloaded copy.
+  float* host_view(kernels::Tensor full, std::vector<float>& staging) {
+    if (!staged_) return full.f32();
+    staging.resize(full.count);
+    backend_.download(staging.data(), full);
+    return staging.data();
+  }
+
+  kernels::Backend& backend_;
+  int rank_ = 0, world_ = 1, local_rank_ = 0, local_world_ = 1;
+  bool staged_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Comm> make_world_comm(kernels::Backend& backend) {
+  return std::make_unique<MpiComm>(backend);
+}
+
+void abort_job_if_distributed(int exit_code) {
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (!initialized || finalized) return;
+  int world = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  if (world > 1) {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, exit_code);
+  }
+}
+
+}  // namespace molt::dist

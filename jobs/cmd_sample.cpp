@@ -1,0 +1,100 @@
+// `molt sample`: text from a checkpoint, through the run's tokenizer and a KV cache.
+#include <cstdio>
+#include <filesystem>
+
+#include "io/checkpoint.h"
+#include "io/tokenizer.h"
+#include "jobs/commands.h"
+#include "jobs/model_factory.h"
+#include "jobs/run_state.h"
+#include "kernels/error.h"
+#include "model/gpt2.h"
+
+namespace molt {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct SampleArgs {
+  std::string checkpoint;
+  std::string prompt;
+  std::string tokenizer;
+  int max_tokens = 64;
+  float temperature = 0.8f;
+  int top_k = 40;
+  uint64_t seed = 0;
+};
+
+// A run folder means its latest checkpoint.
+std::string checkpoint_folder(const std::string& path) {
+  if (fs::exists(path + "/state.toml")) return path;
+  auto latest = io::latest_checkpoint(path);
+  if (!latest) throw UserError(path + " is neither a checkpoint folder nor a run with checkpoints");
+  return *latest;
+}
+
+void run_sample(const SampleArgs& args) {
+  const std::string folder = checkpoint_folder(args.checkpoint);
+  const std::string run_dir = fs::path(folder).parent_path().parent_path().string();
+  std::string tokenizer_path = args.tokenizer.empty() ? run_dir + "/tokenizer.model" : args.tokenizer;
+  if (!fs::exists(tokenizer_path)) {
+    throw UserError("no tokenizer at " + tokenizer_path + " (give one with --tokenizer)");
+  }
+  io::Tokenizer tokenizer(tokenizer_path);
+  JobConfig job;
+  {
+    std::FILE* f = std::fopen((folder + "/state.toml").c_str(), "r");
+    if (!f) throw UserError("cannot read " + folder + "/state.toml");
+    std::string text;
+    char buffer[4096];
+    size_t n;
+    while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, n);
+    std::fclose(f);
+    parse_run_state(text, folder + "/state.toml", &job);
+  }
+  if (job.model.family != "decoder") {
+    throw UserError("molt sample supports model.family = \"decoder\" in this build");
+  }
+  job.run.device = "cpu";
+  job.run.precision = "fp32";
+  auto backend = make_backend(job);
+  model::GPT2 model(decoder_config(job, job.model.vocab_size), *backend);
+  io::LoadedCheckpoint checkpoint = io::read_checkpoint(folder, model.table());
+  backend->upload(model.params(), checkpoint.params.data());
+
+  // Documents are separated by EOS, so EOS first means "the start of a document".
+  std::vector<int32_t> prompt = {static_cast<int32_t>(tokenizer.eos_id())};
+  for (int32_t id : tokenizer.encode(args.prompt)) prompt.push_back(id);
+  model::SamplingOptions sampling;
+  sampling.temperature = args.temperature;
+  sampling.top_k = args.top_k;
+  model::TokenSampler sampler(args.seed);
+  std::vector<int32_t> out = model.generate(prompt, args.max_tokens, sampling,
+                                            static_cast<int32_t>(tokenizer.eos_id()), sampler);
+  if (!out.empty() && out.back() == tokenizer.eos_id()) out.pop_back();
+  std::printf("%s%s\n", args.prompt.c_str(), tokenizer.decode(out).c_str());
+}
+
+}  // namespace
+
+void add_sample_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("sample", "Generate text from a checkpoint (KV-cache decoding)");
+  auto args = std::make_shared<SampleArgs>();
+  cmd->add_option("--checkpoint", args->checkpoint, "Checkpoint folder, or a run folder (latest)")
+      ->required();
+  cmd->add_option("--prompt", args->prompt, "Text to continue")->default_str("");
+  cmd->add_option("--tokenizer", args->tokenizer, "tokenizer.model (default: the run's copy)");
+  cmd->add_option("--max-tokens", args->max_tokens, "Tokens to generate")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--temperature", args->temperature, "0 = greedy")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-k", args->top_k, "Sample among the k most likely; 0 = all")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--seed", args->seed, "Sampling seed")->capture_default_str();
+  cmd->callback([args] { run_sample(*args); });
+}
+
+}  // namespace molt

@@ -1,0 +1,74 @@
+#include "jobs/model_factory.h"
+
+#include "kernels/error.h"
+#include "model/gpt2.h"
+
+namespace molt {
+
+std::unique_ptr<kernels::Backend> make_backend(const JobConfig& config) {
+  if (config.run.device == "cpu") {
+    if (config.run.precision != "fp32") {
+      throw UserError("run.precision = \"" + config.run.precision +
+                      "\" needs run.device = \"cuda\"; the CPU backend computes in fp32");
+    }
+    return kernels::make_cpu_backend();
+  }
+  throw UserError("run.device = \"" + config.run.device +
+                  "\" is not available in this build of molt (backends: cpu)");
+}
+
+model::GPT2Config decoder_config(const JobConfig& config, int64_t dataset_vocab) {
+  const ModelSection& m = config.model;
+  model::GPT2Config c;
+  if (!m.preset.empty()) {
+    c = model::gpt2_preset(m.preset);
+  } else {
+    for (auto [key, value] : {std::pair{"d_model", m.d_model}, {"n_layer", m.n_layer},
+                              {"n_head", m.n_head}}) {
+      if (value == 0) {
+        throw UserError(std::string("model.") + key + " is required when model.preset is not set");
+      }
+    }
+    c.n_ctx = 0;
+  }
+  if (m.d_model) c.d_model = static_cast<int>(m.d_model);
+  if (m.n_layer) c.n_layer = static_cast<int>(m.n_layer);
+  if (m.n_head) c.n_head = static_cast<int>(m.n_head);
+  if (m.d_ff) c.d_ff = static_cast<int>(m.d_ff);
+  if (m.n_ctx) c.n_ctx = static_cast<int>(m.n_ctx);
+  if (c.n_ctx == 0) c.n_ctx = static_cast<int>(config.data.seq_len);
+  c.vocab_size = static_cast<int>(m.vocab_size ? m.vocab_size : dataset_vocab);
+  if (c.vocab_size < dataset_vocab) {
+    throw UserError("model.vocab_size (" + std::to_string(c.vocab_size) +
+                    ") is smaller than the dataset's vocabulary (" + std::to_string(dataset_vocab) +
+                    ")");
+  }
+  if (config.data.seq_len > c.n_ctx) {
+    throw UserError("data.seq_len (" + std::to_string(config.data.seq_len) +
+                    ") is longer than model.n_ctx (" + std::to_string(c.n_ctx) + ")");
+  }
+  model::validate(c);
+  return c;
+}
+
+void resolve_model_shape(JobConfig& config, int64_t dataset_vocab) {
+  if (config.model.family != "decoder") return;
+  model::GPT2Config c = decoder_config(config, dataset_vocab);
+  config.model.vocab_size = c.vocab_size;
+  config.model.n_ctx = c.n_ctx;
+  config.model.d_model = c.d_model;
+  config.model.n_layer = c.n_layer;
+  config.model.n_head = c.n_head;
+  config.model.d_ff = c.ff_dim();
+}
+
+std::unique_ptr<model::LanguageModel> make_model(const JobConfig& config, int64_t dataset_vocab,
+                                                 kernels::Backend& backend) {
+  if (config.model.family == "decoder") {
+    return std::make_unique<model::GPT2>(decoder_config(config, dataset_vocab), backend);
+  }
+  throw UserError("model.family = \"" + config.model.family +
+                  "\" is not available in this build of molt (families: decoder)");
+}
+
+}  // namespace molt

@@ -1,0 +1,27 @@
+// From a job to a backend and a model: presets, explicit keys, and the dataset's vocab.
+#pragma once
+
+#include <memory>
+
+#include "jobs/config.h"
+#include "kernels/backend.h"
+#include "model/gpt2_config.h"
+#include "model/language_model.h"
+
+namespace molt {
+
+// The backend named by run.device. Throws UserError for "cuda" in a CPU-only build.
+std::unique_ptr<kernels::Backend> make_backend(const JobConfig& config);
+
+// The decoder shape: the preset (if any), then every non-zero model.* key on top.
+// vocab_size 0 takes the dataset's; n_ctx 0 takes the preset's, else data.seq_len.
+model::GPT2Config decoder_config(const JobConfig& config, int64_t dataset_vocab);
+
+// Writes the resolved shape (preset and defaults applied, vocab from the dataset) back into
+// config.model, so run.toml and checkpoints rebuild the same model without the dataset.
+void resolve_model_shape(JobConfig& config, int64_t dataset_vocab);
+
+std::unique_ptr<model::LanguageModel> make_model(const JobConfig& config, int64_t dataset_vocab,
+                                                 kernels::Backend& backend);
+
+}  // namespace molt

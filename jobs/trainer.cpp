@@ -1,0 +1,369 @@
+#include "jobs/trainer.h"
+
+#include <csignal>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "dist/comm.h"
+#include "dist/gradient_buckets.h"
+#include "io/checkpoint.h"
+#include "io/dataset_info.h"
+#include "io/file_ops.h"
+#include "io/metrics.h"
+#include "io/token_loader.h"
+#include "jobs/lr_schedule.h"
+#include "jobs/model_factory.h"
+#include "jobs/objective.h"
+#include "jobs/optimizer.h"
+#include "jobs/progress.h"
+#include "jobs/run_state.h"
+#include "kernels/device_info.h"
+#include "kernels/error.h"
+
+namespace molt {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Set by SIGUSR1/SIGTERM/SIGINT; read at step boundaries. A second SIGINT ends at once.
+volatile std::sig_atomic_t g_stop_requested = 0;
+
+void on_stop_signal(int signal) {
+  if (signal == SIGINT && g_stop_requested) std::_Exit(130);
+  g_stop_requested = 1;
+}
+
+void install_stop_handlers() {
+  std::signal(SIGUSR1, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGINT, on_stop_signal);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::vector<float> download(kernels::Backend& backend, kernels::Tensor t) {
+  std::vector<float> host(t.count);
+  backend.download(host.data(), t);
+  return host;
+}
+
+constexpr size_t kBucketBytes = 25u << 20;  // ~25 MB per gradient bucket
+
+class Trainer {
+ public:
+  Trainer(const JobConfig& job, const TrainOptions& options)
+      : job_(job), options_(options), start_(std::chrono::steady_clock::now()) {}
+  int run();
+
+ private:
+  void set_up();
+  void restore_or_initialize();
+  // Returns the mean loss of the global batch and sets grad_norm_.
+  double train_step(int64_t step);
+  double evaluate();
+  void save_checkpoint();
+  void log_step(double loss, std::optional<double> val_loss, double lr, double step_seconds);
+  void write_summary(double loss, std::optional<double> val_loss);
+  bool leader() const { return comm_->rank() == 0; }
+  bool stop_requested();
+
+  JobConfig job_;
+  TrainOptions options_;
+  std::chrono::steady_clock::time_point start_;
+  std::unique_ptr<kernels::Backend> backend_;
+  std::unique_ptr<dist::Comm> comm_;
+  io::DatasetInfo dataset_;
+  std::unique_ptr<model::LanguageModel> model_;
+  std::unique_ptr<AdamW> optimizer_;
+  std::unique_ptr<dist::GradientBuckets> buckets_;
+  std::unique_ptr<io::TokenLoader> train_loader_, val_loader_;
+  std::unique_ptr<io::MetricsWriter> metrics_;
+  std::unique_ptr<ProgressPrinter> progress_;
+  int accum_ = 1;
+  int64_t sequences_per_step_ = 0;
+  double flops_per_sequence_ = 0;
+  RunState state_;
+  double wall_at_start_ = 0;  // wall seconds of earlier runs (from the checkpoint)
+  double grad_norm_ = 0;
+  double comm_wait_seconds_ = 0;
+  int64_t last_checkpoint_step_ = -1;
+};
+
+void Trainer::set_up() {
+  backend_ = make_backend(job_);
+  comm_ = dist::make_world_comm(*backend_);
+  if (job_.run.device == "cpu") kernels::configure_cpu_threads(comm_->local_world());
+  progress_ = std::make_unique<ProgressPrinter>(leader());
+  dataset_ = io::read_dataset(job_.data.dataset);
+  model_ = make_model(job_, dataset_.vocab_size, *backend_);
+  resolve_model_shape(job_, dataset_.vocab_size);  // run.toml and checkpoints say the real shape
+  accum_ = accum_steps(job_, comm_->world());
+  sequences_per_step_ = job_.batch.global_batch;
+  flops_per_sequence_ = model_->training_flops_per_example(int(job_.data.seq_len),
+                                                           int(job_.data.seq_len));
+  optimizer_ = std::make_unique<AdamW>(*backend_, model_->table(), 0, model_->params().count);
+  buckets_ = std::make_unique<dist::GradientBuckets>(*comm_, model_->grads(), kBucketBytes);
+
+  io::LoaderOptions loader;
+  loader.dataset_dir = job_.data.dataset;
+  loader.seq_len = static_cast<int>(job_.data.seq_len);
+  loader.seed = static_cast<uint64_t>(job_.run.seed);
+  loader.rank = comm_->rank();
+  loader.world = comm_->world();
+  loader.micro_batch = static_cast<int>(job_.batch.micro_batch);
+  loader.accum_steps = accum_;
+  train_loader_ = std::make_unique<io::TokenLoader>(loader);
+  loader.split = "val";
+  loader.shuffle = false;
+  val_loader_ = std::make_unique<io::TokenLoader>(loader);
+}
+
+void Trainer::restore_or_initialize() {
+  const std::string& run_dir = job_.run.dir;
+  std::optional<std::string> folder;
+  if (!options_.resume_from.empty()) {
+    folder = options_.resume_from;
+  } else {
+    folder = io::latest_checkpoint(run_dir);
+    if (folder && options_.fresh) {
+      throw UserError("run folder " + run_dir + " already has checkpoints (latest: " + *folder +
+                      "); --fresh refuses to resume: choose another run.dir or remove it");
+    }
+  }
+  if (!folder) {
+    model_->initialize(static_cast<uint64_t>(job_.run.seed));
+    state_.molt_version = MOLT_VERSION;
+    return;
+  }
+  io::LoadedCheckpoint checkpoint = io::read_checkpoint(*folder, model_->table());
+  JobConfig saved;
+  state_ = parse_run_state(checkpoint.state_toml, *folder + "/state.toml", &saved);
+  if (saved.batch.global_batch != job_.batch.global_batch || saved.run.seed != job_.run.seed ||
+      saved.data.seq_len != job_.data.seq_len) {
+    throw UserError("checkpoint " + *folder +
+                    " was trained with another batch.global_batch, run.seed or data.seq_len; "
+                    "resuming would not continue the same data stream");
+  }
+  backend_->upload(model_->params(), checkpoint.params.data());
+  if (model_->compute_params().data != model_->params().data) {
+    backend_->copy(model_->compute_params(), model_->params());
+  }
+  backend_->upload(optimizer_->m(), checkpoint.m.data());
+  backend_->upload(optimizer_->v(), checkpoint.v.data());
+  wall_at_start_ = state_.wall_seconds;
+  last_checkpoint_step_ = state_.step;
+  progress_->note("resumed from " + *folder + " at step " + std::to_string(state_.step) +
+                  " (written by " + std::to_string(state_.world_size) + " rank(s), now " +
+                  std::to_string(comm_->world()) + ")");
+}
+
+double Trainer::train_step(int64_t step) {
+  std::vector<model::TokenBatch> batches;
+  double counted = 0;
+  const int64_t b = job_.batch.micro_batch, world = comm_->world(), rank = comm_->rank();
+  for (int m = 0; m < accum_; ++m) {
+    io::MicroBatch windows = train_loader_->next();
+    int64_t first_sample = step * sequences_per_step_ + (m * world + rank) * b;
+    batches.push_back(make_batch(job_, windows, first_sample));
+    counted += static_cast<double>(batches.back().counted_targets());
+  }
+  comm_->sum(&counted, 1);
+  const float grad_scale = static_cast<float>(1.0 / counted);
+
+  backend_->fill(model_->grads(), 0.0f);
+  double loss_sum = 0;
+  for (int m = 0; m < accum_; ++m) {
+    model::GradsReadyHook hook;
+    if (m == accum_ - 1) hook = [this](size_t begin, size_t end) { buckets_->ready(begin, end); };
+    loss_sum += model_->forward_backward(batches[m], grad_scale, hook);
+  }
+  buckets_->finish();
+  comm_wait_seconds_ += buckets_->last_wait_seconds();
+  comm_->sum(&loss_sum, 1);
+  const double loss = loss_sum / counted;
+
+  grad_norm_ = std::sqrt(backend_->sum_of_squares(model_->grads()));
+  if (!std::isfinite(loss) || !std::isfinite(grad_norm_)) {
+    progress_->note("stopping: non-finite " + std::string(std::isfinite(loss) ? "gradient norm" : "loss") +
+                    " at step " + std::to_string(step) + "; the last checkpoint (step " +
+                    std::to_string(last_checkpoint_step_) + ") is intact");
+    return loss;
+  }
+  AdamWSettings settings;
+  settings.beta1 = static_cast<float>(job_.optimizer.beta1);
+  settings.beta2 = static_cast<float>(job_.optimizer.beta2);
+  settings.eps = static_cast<float>(job_.optimizer.eps);
+  settings.weight_decay = static_cast<float>(job_.optimizer.weight_decay);
+  const float lr = static_cast<float>(learning_rate(job_, step));
+  optimizer_->step(model_->params(), model_->grads(), model_->compute_params(), settings, lr,
+                   clip_factor(grad_norm_, static_cast<float>(job_.optimizer.grad_clip)), step + 1);
+  return loss;
+}
+
+double Trainer::evaluate() {
+  val_loader_->seek(0);
+  double sums[2] = {0, 0};  // loss, counted targets
+  const int batches = static_cast<int>(job_.eval.batches) * accum_;
+  for (int i = 0; i < batches; ++i) {
+    io::MicroBatch windows = val_loader_->next();
+    model::TokenBatch batch = make_batch(job_, windows, windows.step * sequences_per_step_);
+    sums[0] += model_->forward_backward(batch, 0.0f, {});
+    sums[1] += static_cast<double>(batch.counted_targets());
+  }
+  comm_->sum(sums, 2);
+  return sums[0] / sums[1];
+}
+
+void Trainer::save_checkpoint() {
+  if (last_checkpoint_step_ == state_.step) return;
+  last_checkpoint_step_ = state_.step;
+  if (!leader()) return;
+  state_.wall_seconds = wall_at_start_ + seconds_since(start_);
+  state_.world_size = comm_->world();
+  std::vector<float> params = download(*backend_, model_->params());
+  std::vector<float> m = download(*backend_, optimizer_->m());
+  std::vector<float> v = download(*backend_, optimizer_->v());
+  io::CheckpointContents contents;
+  contents.table = &model_->table();
+  contents.params = params.data();
+  contents.optimizer.push_back({0, params.size(), m.data(), v.data()});
+  contents.state_toml = state_to_toml(state_, job_);
+  io::RetentionPolicy retention;
+  retention.keep_last = job_.checkpoint.keep_last;
+  retention.keep_every = job_.checkpoint.keep_every;
+  std::string folder = io::write_checkpoint(job_.run.dir, state_.step, contents, retention);
+  progress_->note("checkpoint " + folder);
+}
+
+bool Trainer::stop_requested() {
+  int64_t flag = g_stop_requested ? 1 : 0;
+  comm_->max(&flag, 1);  // every rank agrees on the step at which to stop
+  return flag != 0;
+}
+
+void Trainer::log_step(double loss, std::optional<double> val_loss, double lr,
+                       double step_seconds) {
+  const int64_t step = state_.step;
+  const bool permanent = job_.log.every > 0 && (step % job_.log.every == 0 ||
+                                                step == job_.train.steps || val_loss);
+  const double tokens_per_step = double(sequences_per_step_) * double(job_.data.seq_len);
+  StepReport report;
+  report.step = step;
+  report.total_steps = job_.train.steps;
+  report.loss = loss;
+  report.val_loss = val_loss;
+  report.lr = lr;
+  report.grad_norm = grad_norm_;
+  report.tokens_per_second = tokens_per_step / step_seconds;
+  report.eta_seconds = step_seconds * double(job_.train.steps - step);
+  progress_->step(report, permanent);
+  if (!permanent || !leader()) return;
+  nlohmann::json line = {{"step", step},
+                         {"tokens", state_.tokens},
+                         {"flops", state_.flops},
+                         {"loss", loss},
+                         {"val_loss", val_loss ? nlohmann::json(*val_loss) : nlohmann::json()},
+                         {"lr", lr},
+                         {"grad_norm", grad_norm_},
+                         {"tokens_per_s", report.tokens_per_second},
+                         {"mfu", nullptr},
+                         {"comm_wait_s", comm_wait_seconds_},
+                         {"wall_s", wall_at_start_ + seconds_since(start_)}};
+  metrics_->write(line);
+}
+
+void Trainer::write_summary(double loss, std::optional<double> val_loss) {
+  if (!leader()) return;
+  const model::ParameterCounts counts = model_->parameter_counts();
+  const double wall = wall_at_start_ + seconds_since(start_);
+  nlohmann::json summary = {
+      {"family", job_.model.family},
+      {"N", counts.total},
+      {"N_nonembed", counts.non_embedding},
+      {"D", state_.tokens},
+      {"C", state_.flops},
+      {"flops_per_token", flops_per_sequence_ / double(job_.data.seq_len)},
+      {"flops_formula", "see model/flops.h"},
+      {"steps", state_.step},
+      {"seq_len", job_.data.seq_len},
+      {"global_batch", job_.batch.global_batch},
+      {"world_size", comm_->world()},
+      {"final_loss", loss},
+      {"val_loss", val_loss ? nlohmann::json(*val_loss) : nlohmann::json()},
+      {"wall_s", wall},
+      {"tokens_per_s", wall > 0 ? double(state_.tokens) / wall : 0.0},
+  };
+  io::write_summary(job_.run.dir, summary);
+}
+
+int Trainer::run() {
+  set_up();
+  if (leader()) fs::create_directories(job_.run.dir);
+  restore_or_initialize();
+  if (leader()) {
+    io::write_text_atomic(job_.run.dir + "/run.toml", to_toml(job_));
+    const std::string tokenizer = dataset_.dir + "/" + dataset_.tokenizer_file;
+    if (fs::exists(tokenizer)) {
+      fs::copy_file(tokenizer, job_.run.dir + "/tokenizer.model",
+                    fs::copy_options::overwrite_existing);
+    }
+    metrics_ = std::make_unique<io::MetricsWriter>(
+        job_.run.dir, state_.step > 0 ? std::optional<int64_t>(state_.step) : std::nullopt);
+    const model::ParameterCounts counts = model_->parameter_counts();
+    progress_->note("molt train: " + job_.model.family + " N=" + std::to_string(counts.total) +
+                    " (non-embedding " + std::to_string(counts.non_embedding) + "), " +
+                    std::to_string(comm_->world()) + " rank(s) x " +
+                    std::to_string(job_.batch.micro_batch) + " seq x " + std::to_string(accum_) +
+                    " accum = " + std::to_string(job_.batch.global_batch) + " seq/step of " +
+                    std::to_string(job_.data.seq_len) + " tokens, run " + job_.run.dir);
+  }
+  install_stop_handlers();
+  train_loader_->seek(state_.step);
+
+  double loss = 0;
+  std::optional<double> val_loss;
+  while (state_.step < job_.train.steps) {
+    if (stop_requested() || (options_.stop_at > 0 && state_.step >= options_.stop_at)) {
+      save_checkpoint();
+      progress_->note("stopped on request at step " + std::to_string(state_.step) +
+                      "; run again to resume");
+      return kExitStopped;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    const double lr = learning_rate(job_, state_.step);
+    loss = train_step(state_.step);
+    if (!std::isfinite(loss) || !std::isfinite(grad_norm_)) return kExitNonFinite;
+    state_.step += 1;
+    state_.tokens += sequences_per_step_ * job_.data.seq_len;
+    state_.flops += flops_per_sequence_ * double(sequences_per_step_);
+    const double step_seconds = seconds_since(t0);
+    val_loss.reset();
+    const bool last = state_.step == job_.train.steps;
+    if (last || (job_.eval.every > 0 && state_.step % job_.eval.every == 0)) val_loss = evaluate();
+    log_step(loss, val_loss, lr, step_seconds);
+    if (last || (job_.checkpoint.every > 0 && state_.step % job_.checkpoint.every == 0)) {
+      save_checkpoint();
+    }
+  }
+  if (!val_loss) val_loss = evaluate();
+  write_summary(loss, val_loss);
+  comm_->barrier();
+  return 0;
+}
+
+}  // namespace
+
+int run_training(const JobConfig& job, const TrainOptions& options) {
+  Trainer trainer(job, options);
+  return trainer.run();
+}
+
+}  // namespace molt
