@@ -72,6 +72,7 @@ void add_bench_command(CLI::App& app) {
   loader->add_option("--rank", options->rank, "This rank")->capture_default_str();
   loader->add_option("--seconds", *seconds, "How long to stream")->capture_default_str();
   loader->callback([options, seconds] { bench_loader(*options, *seconds); });
+  add_bench_model_command(*cmd);
 }
 
 }  // namespace molt

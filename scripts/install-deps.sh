@@ -12,12 +12,21 @@ packages=(
   libsentencepiece-dev sentencepiece   # tokenizer
   libcli11-dev nlohmann-json3-dev      # command line, JSON metrics
   libopenblas-dev                      # CPU GEMM
+  liblbfgs-dev                         # L-BFGS for molt fit (scaling laws)
+  gnuplot-nox                          # plots for molt fit / molt plot
   python3-torch python3-h5py python3-numpy python3-scipy  # test oracles at /usr/bin/python3
   npm xz-utils                         # demo corpus (npm pack), portable bundle
 )
 
+# Commands that count as present when found on PATH, however they were installed (a Node.js
+# from another repository brings its own npm, which Debian's npm package would conflict with).
+declare -A provided_by_command=([npm]=npm)
+
 missing=()
 for p in "${packages[@]}"; do
+  if [ -n "${provided_by_command[$p]:-}" ] && command -v "${provided_by_command[$p]}" >/dev/null; then
+    continue
+  fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then

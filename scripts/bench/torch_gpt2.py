@@ -1,0 +1,80 @@
+"""The peer for `molt bench model`: the same GPT-2 in PyTorch eager (torch.nn, fp32,
+scaled_dot_product_attention, AdamW), trained on random tokens, printing tokens/s.
+
+usage: torch_gpt2.py --d-model 256 --layers 4 --heads 4 --seq-len 256 --micro-batch 8
+                     --vocab-size 8192 --steps 10 --warmup 2 --threads 2
+"""
+import argparse
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.heads = heads
+        self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.c_attn, self.c_proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.c_fc, self.mlp_proj = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=-1)
+        q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.c_proj(y.transpose(1, 2).reshape(B, T, C))
+        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+
+class GPT2(nn.Module):
+    def __init__(self, vocab, n_ctx, d, layers, heads):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(n_ctx, d)
+        self.blocks = nn.ModuleList(Block(d, heads) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(d)
+
+    def forward(self, idx, targets):
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        for block in self.blocks:
+            x = block(x)
+        logits = self.ln_f(x) @ self.wte.weight.T
+        return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    for name, default in [("d-model", 256), ("layers", 4), ("heads", 4), ("seq-len", 256),
+                          ("micro-batch", 8), ("vocab-size", 8192), ("steps", 10), ("warmup", 2),
+                          ("threads", 2)]:
+        p.add_argument("--" + name, type=int, default=default)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = GPT2(a.vocab_size, a.seq_len, a.d_model, a.layers, a.heads)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
+    idx = torch.randint(0, a.vocab_size, (a.micro_batch, a.seq_len))
+    tgt = torch.randint(0, a.vocab_size, (a.micro_batch, a.seq_len))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = model(idx, tgt)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    for _ in range(a.warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        loss = step()
+    seconds = time.perf_counter() - t0
+    print(f"pytorch {torch.__version__} eager: {1e3 * seconds / a.steps:.1f} ms/step, loss {loss:.4f}, "
+          f"{torch.get_num_threads()} thread(s)")
+    print(f"tokens_per_s={a.steps * a.micro_batch * a.seq_len / seconds:.1f}")
+
+
+if __name__ == "__main__":
+    main()
