@@ -19,6 +19,16 @@ else
 fi
 "$MOLT" inspect data/brown
 
-# ---------------------------------------------------------------------------------------
-# Training step: added by the trainer's owner (e.g. `"$MOLT" train jobs/examples/...`).
-# ---------------------------------------------------------------------------------------
+# Train a small GPT on 2 MPI ranks (resumes if an earlier demo run was interrupted), then
+# sample from it.
+export OMPI_MCA_btl_vader_single_copy_mechanism=none  # containers often deny CMA
+if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
+ranks=${MOLT_DEMO_RANKS:-2}
+mpirun --oversubscribe -np "$ranks" "$MOLT" train jobs/examples/demo-gpt.toml
+echo
+echo "demo: samples from runs/demo-gpt (temperature 0.8, top-k 40):"
+for prompt in "The jury said" "In the morning"; do
+  "$MOLT" sample --checkpoint runs/demo-gpt --prompt "$prompt" --max-tokens 40 --seed 1
+done
+echo
+echo "demo: metrics in runs/demo-gpt/metrics.jsonl, summary in runs/demo-gpt/summary.json"
