@@ -13,8 +13,41 @@
 
 #include "kernels/cpu/checks.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/fast_math.h"
+#include "kernels/cpu/parallel_chunks.h"
 
 namespace molt::kernels::cpu {
+namespace {
+
+// The step's scalars, with the bias corrections folded to multipliers.
+struct AdamWScalars {
+  float lr, beta1, beta2, eps, weight_decay, grad_scale, m_correction, v_correction;
+};
+
+AdamWScalars scalars_for(const AdamWStep& step) {
+  const double t = static_cast<double>(step.t);
+  return {step.lr,
+          step.beta1,
+          step.beta2,
+          step.eps,
+          step.weight_decay,
+          step.grad_scale,
+          static_cast<float>(1.0 / (1.0 - std::pow(static_cast<double>(step.beta1), t))),
+          static_cast<float>(1.0 / (1.0 - std::pow(static_cast<double>(step.beta2), t)))};
+}
+
+MOLT_VECTOR_CLONES void adamw_chunk(float* p, const float* g, float* m, float* v, int64_t n,
+                                    const AdamWScalars s) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = s.grad_scale * g[i];
+    m[i] = s.beta1 * m[i] + (1.0f - s.beta1) * gi;
+    v[i] = s.beta2 * v[i] + (1.0f - s.beta2) * gi * gi;
+    const float update = (m[i] * s.m_correction) / (std::sqrt(v[i] * s.v_correction) + s.eps);
+    p[i] -= s.lr * (update + s.weight_decay * p[i]);
+  }
+}
+
+}  // namespace
 
 void adamw(Tensor params, Tensor grads, Tensor m, Tensor v, Tensor compute_params,
            const AdamWStep& step) {
@@ -27,19 +60,10 @@ void adamw(Tensor params, Tensor grads, Tensor m, Tensor v, Tensor compute_param
   const float* g = f32_covering(grads, count, "adamw: grads");
   float* m1 = f32_covering(m, count, "adamw: m");
   float* m2 = f32_covering(v, count, "adamw: v");
-  const float m_correction =
-      static_cast<float>(1.0 / (1.0 - std::pow(static_cast<double>(step.beta1), step.t)));
-  const float v_correction =
-      static_cast<float>(1.0 / (1.0 - std::pow(static_cast<double>(step.beta2), step.t)));
-  const int64_t n = static_cast<int64_t>(count);
-#pragma omp parallel for if (n > (1 << 14))
-  for (int64_t i = 0; i < n; ++i) {
-    const float gi = step.grad_scale * g[i];
-    m1[i] = step.beta1 * m1[i] + (1.0f - step.beta1) * gi;
-    m2[i] = step.beta2 * m2[i] + (1.0f - step.beta2) * gi * gi;
-    const float update = (m1[i] * m_correction) / (std::sqrt(m2[i] * v_correction) + step.eps);
-    p[i] -= step.lr * (update + step.weight_decay * p[i]);
-  }
+  const AdamWScalars scalars = scalars_for(step);
+  for_each_chunk(static_cast<int64_t>(count), [&](int64_t b, int64_t e) {
+    adamw_chunk(p + b, g + b, m1 + b, m2 + b, e - b, scalars);
+  });
   if (!compute_params.empty() && compute_params.data != params.data) copy(compute_params, params);
 }
 

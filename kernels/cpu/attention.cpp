@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "kernels/cpu/checks.h"
+#include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/gemm.h"
 
 namespace molt::kernels::cpu {
@@ -72,6 +73,27 @@ struct HeadProblem {
   float scale;
 };
 
+// s[0..n) ← softmax(s); returns log Σ exp s (n ≥ 1).
+MOLT_VECTOR_CLONES float softmax_row(float* s, int n) {
+  float m = s[0];
+#pragma omp simd reduction(max : m)
+  for (int j = 1; j < n; ++j) m = s[j] > m ? s[j] : m;  // not std::max: see fast_math.h
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int j = 0; j < n; ++j) {
+    s[j] = exp_approx(s[j] - m);
+    sum += s[j];
+  }
+  const float inv = 1.0f / sum;
+  for (int j = 0; j < n; ++j) s[j] *= inv;
+  return m + std::log(sum);
+}
+
+// s[0..n) ← exp(s − lse): the probabilities again, from the saved log-sum-exp.
+MOLT_VECTOR_CLONES void exp_shifted_row(float* s, int n, float lse) {
+  for (int j = 0; j < n; ++j) s[j] = exp_approx(s[j] - lse);
+}
+
 // S[rows, kend] = scale·Q[i0:i0+rows]·K[0:kend]ᵀ + bias, then rows → probabilities P.
 // With `lse` known (backward) P = exp(S − lse); otherwise the row's lse is computed and
 // stored. Entries past a row's own limit are set to 0.
@@ -92,20 +114,10 @@ void probabilities(const HeadProblem& p, int i0, int rows, int kend, float* S, b
       if (!know_lse) p.lse[i] = -std::numeric_limits<float>::infinity();
       continue;
     }
-    if (!know_lse) {
-      float m = s[0];
-      for (int j = 1; j < limit; ++j) m = std::max(m, s[j]);
-      float sum = 0.0f;
-      for (int j = 0; j < limit; ++j) {
-        s[j] = std::exp(s[j] - m);
-        sum += s[j];
-      }
-      const float inv = 1.0f / sum;
-      for (int j = 0; j < limit; ++j) s[j] *= inv;
-      p.lse[i] = m + std::log(sum);
+    if (know_lse) {
+      exp_shifted_row(s, limit, p.lse[i]);
     } else {
-      const float l = p.lse[i];
-      for (int j = 0; j < limit; ++j) s[j] = std::exp(s[j] - l);
+      p.lse[i] = softmax_row(s, limit);
     }
   }
 }
