@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "kernels/backend.h"
@@ -38,10 +39,11 @@ class Comm {
 
   // Starts an in-place sum of an f32 buffer over all ranks.
   virtual std::unique_ptr<PendingReduction> start_sum(kernels::Tensor buffer) = 0;
-  // ZeRO-1: `full` holds world equal chunks of `chunk` elements (padded by the caller);
-  // afterwards chunk r of rank r holds the sum of everyone's chunk r.
+  // ZeRO-1: `full` is cut into world chunks of `chunk` elements, the last ones short when
+  // full.count < world·chunk (see ShardLayout); afterwards chunk r of rank r holds the sum
+  // of everyone's chunk r. The rest of `full` is left unspecified.
   virtual void reduce_scatter_sum(kernels::Tensor full, size_t chunk) = 0;
-  // ZeRO-1: rank r's chunk r of `full` is sent to every rank's chunk r.
+  // ZeRO-1: rank r's chunk r of `full` is sent to every rank's chunk r (same cutting).
   virtual void all_gather(kernels::Tensor full, size_t chunk) = 0;
 
   // Host-side reductions for metrics and agreement (blocking, every rank must call).
@@ -56,7 +58,19 @@ class Comm {
 
 // The job's process group. Under mpirun/srun every rank joins; run alone it is a group
 // of one. The backend is needed to stage device buffers through host memory.
+//
+// Testing aid: when the environment variable MOLT_FAULT_INJECT is set, e.g.
+//   MOLT_FAULT_INJECT=comm_fail_at=3:rank=1
+// the Comm of rank 1 throws CommFault at its 3rd gradient reduction (start_sum or
+// reduce_scatter_sum), as a failing network or device would; the job must then end on
+// every rank with that rank's message. rank defaults to 0. Never set it in real runs.
 std::unique_ptr<Comm> make_world_comm(kernels::Backend& backend);
+
+// What an injected (or detected) communication failure throws.
+class CommFault : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // Ends the whole job if this process is one rank of several, else returns. For the
 // top-level error handler: a rank that fails must not leave the others waiting.

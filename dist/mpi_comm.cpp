@@ -5,11 +5,14 @@
 // real GPU jobs reduce gradients with NCCL instead.
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <vector>
 
 #include "dist/comm.h"
+#include "dist/fault_injection.h"
 
 namespace molt::dist {
 namespace {
@@ -39,7 +42,11 @@ class MpiReduction final : public PendingReduction {
           "Iallreduce");
   }
   ~MpiReduction() override {
-    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+    // While an error unwinds, the other ranks may never join this collective: waiting would
+    // hang the failing rank before it can abort the job, so the request is abandoned.
+    if (request_ != MPI_REQUEST_NULL && std::uncaught_exceptions() == 0) {
+      MPI_Wait(&request_, MPI_STATUS_IGNORE);
+    }
   }
   void wait() override {
     check(MPI_Wait(&request_, MPI_STATUS_IGNORE), "Wait");
@@ -100,20 +107,24 @@ class MpiComm final : public Comm {
   void reduce_scatter_sum(kernels::Tensor full, size_t chunk) override {
     std::vector<float> staging;
     float* data = host_view(full, staging);
-    std::vector<float> mine(chunk);
-    check(MPI_Reduce_scatter_block(data, mine.data(), static_cast<int>(chunk), MPI_FLOAT, MPI_SUM,
-                                   MPI_COMM_WORLD),
-          "Reduce_scatter_block");
-    std::copy(mine.begin(), mine.end(), data + rank_ * chunk);
+    std::vector<int> counts, offsets;
+    chunk_counts(full.count, chunk, counts, offsets);
+    std::vector<float> mine(size_t(counts[size_t(rank_)]));
+    check(MPI_Reduce_scatter(data, mine.data(), counts.data(), MPI_FLOAT, MPI_SUM,
+                             MPI_COMM_WORLD),
+          "Reduce_scatter");
+    std::copy(mine.begin(), mine.end(), data + offsets[size_t(rank_)]);
     if (staged_) backend_.upload(full, staging.data());
   }
 
   void all_gather(kernels::Tensor full, size_t chunk) override {
     std::vector<float> staging;
     float* data = host_view(full, staging);
-    check(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, static_cast<int>(chunk),
-                        MPI_FLOAT, MPI_COMM_WORLD),
-          "Allgather");
+    std::vector<int> counts, offsets;
+    chunk_counts(full.count, chunk, counts, offsets);
+    check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts.data(), offsets.data(),
+                         MPI_FLOAT, MPI_COMM_WORLD),
+          "Allgatherv");
     if (staged_) backend_.upload(full, staging.data());
   }
 
@@ -146,6 +157,17 @@ class MpiComm final : public Comm {
     return staging.data();
   }
 
+  // Rank r's part of a buffer of `count` cut into chunks of `chunk` (the last ones short).
+  void chunk_counts(size_t count, size_t chunk, std::vector<int>& counts,
+                    std::vector<int>& offsets) const {
+    for (int r = 0; r < world_; ++r) {
+      size_t begin = std::min(count, size_t(r) * chunk);
+      size_t end = std::min(count, begin + chunk);
+      offsets.push_back(static_cast<int>(begin));
+      counts.push_back(static_cast<int>(end - begin));
+    }
+  }
+
   kernels::Backend& backend_;
   int rank_ = 0, world_ = 1, local_rank_ = 0, local_world_ = 1;
   bool staged_ = false;
@@ -154,7 +176,7 @@ class MpiComm final : public Comm {
 }  // namespace
 
 std::unique_ptr<Comm> make_world_comm(kernels::Backend& backend) {
-  return std::make_unique<MpiComm>(backend);
+  return with_fault_injection(std::make_unique<MpiComm>(backend));
 }
 
 void abort_job_if_distributed(int exit_code) {

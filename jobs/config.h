@@ -79,6 +79,11 @@ struct LogSection {
   int64_t every = 0;  // steps between metrics lines
 };
 
+struct DistSection {  // data parallelism over ranks (dist/)
+  double bucket_mb = 0;          // gradient bytes per all-reduce bucket, in MB (2^20 bytes)
+  bool shard_optimizer = false;  // ZeRO-1: reduce-scatter grads, shard AdamW, all-gather params
+};
+
 struct JobConfig {
   RunSection run;
   ModelSection model;
@@ -90,6 +95,7 @@ struct JobConfig {
   EvalSection eval;
   CheckpointSection checkpoint;
   LogSection log;
+  DistSection dist;
 };
 
 // Every key equal (compared key by key through the schema).

@@ -291,6 +291,21 @@ std::vector<KeySpec> build_schema() {
        kPositive,
        {},
        "steps between metrics.jsonl lines"},
+
+      {"dist",
+       "bucket_mb",
+       [](C& c) -> FieldRef { return &c.dist.bucket_mb; },
+       real(25),
+       kPositive,
+       {},
+       "megabytes of gradient per all-reduce bucket (started during backward)"},
+      {"dist",
+       "shard_optimizer",
+       [](C& c) -> FieldRef { return &c.dist.shard_optimizer; },
+       flag(false),
+       kAny,
+       {},
+       "ZeRO-1: each rank keeps 1/world of the AdamW state and updates only its shard"},
   };
 }
 

@@ -12,6 +12,7 @@
 
 #include "dist/comm.h"
 #include "dist/gradient_buckets.h"
+#include "dist/shard_layout.h"
 #include "io/checkpoint.h"
 #include "io/dataset_info.h"
 #include "io/file_ops.h"
@@ -55,8 +56,6 @@ std::vector<float> download(kernels::Backend& backend, kernels::Tensor t) {
   return host;
 }
 
-constexpr size_t kBucketBytes = 25u << 20;  // ~25 MB per gradient bucket
-
 class Trainer {
  public:
   Trainer(const JobConfig& job, const TrainOptions& options)
@@ -68,6 +67,11 @@ class Trainer {
   void restore_or_initialize();
   // Returns the mean loss of the global batch and sets grad_norm_.
   double train_step(int64_t step);
+  // Sums the gradients over ranks (all of them, or this rank's shard under ZeRO-1) and
+  // returns the global gradient norm.
+  double reduce_gradients();
+  // Full-size m or v on rank 0 (empty elsewhere); every rank must call it.
+  std::vector<float> gather_moment(kernels::Tensor shard);
   double evaluate();
   void save_checkpoint();
   void log_step(double loss, std::optional<double> val_loss, double lr, double step_seconds);
@@ -84,6 +88,8 @@ class Trainer {
   std::unique_ptr<model::LanguageModel> model_;
   std::unique_ptr<AdamW> optimizer_;
   std::unique_ptr<dist::GradientBuckets> buckets_;
+  dist::ShardLayout shard_;  // this rank's slice of the flat buffers (all of it unless ZeRO-1)
+  bool sharded_ = false;
   std::unique_ptr<io::TokenLoader> train_loader_, val_loader_;
   std::unique_ptr<io::MetricsWriter> metrics_;
   std::unique_ptr<ProgressPrinter> progress_;
@@ -109,8 +115,12 @@ void Trainer::set_up() {
   sequences_per_step_ = job_.batch.global_batch;
   flops_per_sequence_ = model_->training_flops_per_example(int(job_.data.seq_len),
                                                            int(job_.data.seq_len));
-  optimizer_ = std::make_unique<AdamW>(*backend_, model_->table(), 0, model_->params().count);
-  buckets_ = std::make_unique<dist::GradientBuckets>(*comm_, model_->grads(), kBucketBytes);
+  sharded_ = job_.dist.shard_optimizer && comm_->world() > 1;
+  shard_ = sharded_ ? dist::shard_layout(model_->params().count, comm_->world(), comm_->rank())
+                    : dist::shard_layout(model_->params().count, 1, 0);
+  optimizer_ = std::make_unique<AdamW>(*backend_, model_->table(), shard_.begin, shard_.end);
+  const auto bucket_bytes = static_cast<size_t>(job_.dist.bucket_mb * double(1 << 20));
+  buckets_ = std::make_unique<dist::GradientBuckets>(*comm_, model_->grads(), bucket_bytes);
 
   io::LoaderOptions loader;
   loader.dataset_dir = job_.data.dataset;
@@ -156,8 +166,9 @@ void Trainer::restore_or_initialize() {
   if (model_->compute_params().data != model_->params().data) {
     backend_->copy(model_->compute_params(), model_->params());
   }
-  backend_->upload(optimizer_->m(), checkpoint.m.data());
-  backend_->upload(optimizer_->v(), checkpoint.v.data());
+  // The checkpoint holds full m and v whatever world wrote it; take this rank's slice.
+  backend_->upload(optimizer_->m(), checkpoint.m.data() + shard_.begin);
+  backend_->upload(optimizer_->v(), checkpoint.v.data() + shard_.begin);
   wall_at_start_ = state_.wall_seconds;
   last_checkpoint_step_ = state_.step;
   progress_->note("resumed from " + *folder + " at step " + std::to_string(state_.step) +
@@ -182,15 +193,15 @@ double Trainer::train_step(int64_t step) {
   double loss_sum = 0;
   for (int m = 0; m < accum_; ++m) {
     model::GradsReadyHook hook;
-    if (m == accum_ - 1) hook = [this](size_t begin, size_t end) { buckets_->ready(begin, end); };
+    if (m == accum_ - 1 && !sharded_) {
+      hook = [this](size_t begin, size_t end) { buckets_->ready(begin, end); };
+    }
     loss_sum += model_->forward_backward(batches[m], grad_scale, hook);
   }
-  buckets_->finish();
-  comm_wait_seconds_ += buckets_->last_wait_seconds();
+  grad_norm_ = reduce_gradients();
   comm_->sum(&loss_sum, 1);
   const double loss = loss_sum / counted;
 
-  grad_norm_ = std::sqrt(backend_->sum_of_squares(model_->grads()));
   if (!std::isfinite(loss) || !std::isfinite(grad_norm_)) {
     progress_->note("stopping: non-finite " + std::string(std::isfinite(loss) ? "gradient norm" : "loss") +
                     " at step " + std::to_string(step) + "; the last checkpoint (step " +
@@ -205,7 +216,41 @@ double Trainer::train_step(int64_t step) {
   const float lr = static_cast<float>(learning_rate(job_, step));
   optimizer_->step(model_->params(), model_->grads(), model_->compute_params(), settings, lr,
                    clip_factor(grad_norm_, static_cast<float>(job_.optimizer.grad_clip)), step + 1);
+  if (sharded_) {  // every rank updated its shard of the weights; give everyone all of them
+    const auto t0 = std::chrono::steady_clock::now();
+    comm_->all_gather(model_->params(), shard_.chunk);
+    comm_wait_seconds_ += seconds_since(t0);
+    if (model_->compute_params().data != model_->params().data) {
+      backend_->copy(model_->compute_params(), model_->params());
+    }
+  }
   return loss;
+}
+
+double Trainer::reduce_gradients() {
+  if (!sharded_) {
+    buckets_->finish();
+    comm_wait_seconds_ += buckets_->last_wait_seconds();
+    return std::sqrt(backend_->sum_of_squares(model_->grads()));
+  }
+  // ZeRO-1: after the reduce-scatter only this rank's shard holds summed gradients;
+  // |g|² = Σ over ranks of |g_shard|².
+  const auto t0 = std::chrono::steady_clock::now();
+  comm_->reduce_scatter_sum(model_->grads(), shard_.chunk);
+  comm_wait_seconds_ += seconds_since(t0);
+  double squares = backend_->sum_of_squares(model_->grads().slice(shard_.begin, shard_.count()));
+  comm_->sum(&squares, 1);
+  return std::sqrt(squares);
+}
+
+std::vector<float> Trainer::gather_moment(kernels::Tensor shard) {
+  if (!sharded_) return leader() ? download(*backend_, shard) : std::vector<float>();
+  // The gradient buffer is free between steps (train_step zeroes it first): it serves as
+  // the full-size staging buffer, so gathering costs no extra memory.
+  kernels::Tensor full = model_->grads();
+  backend_->copy(full.slice(shard_.begin, shard_.count()), shard);
+  comm_->all_gather(full, shard_.chunk);
+  return leader() ? download(*backend_, full) : std::vector<float>();
 }
 
 double Trainer::evaluate() {
@@ -225,16 +270,22 @@ double Trainer::evaluate() {
 void Trainer::save_checkpoint() {
   if (last_checkpoint_step_ == state_.step) return;
   last_checkpoint_step_ = state_.step;
+  std::vector<float> m = gather_moment(optimizer_->m());
+  std::vector<float> v = gather_moment(optimizer_->v());
   if (!leader()) return;
   state_.wall_seconds = wall_at_start_ + seconds_since(start_);
   state_.world_size = comm_->world();
   std::vector<float> params = download(*backend_, model_->params());
-  std::vector<float> m = download(*backend_, optimizer_->m());
-  std::vector<float> v = download(*backend_, optimizer_->v());
   io::CheckpointContents contents;
   contents.table = &model_->table();
   contents.params = params.data();
-  contents.optimizer.push_back({0, params.size(), m.data(), v.data()});
+  for (int r = 0; r < (sharded_ ? comm_->world() : 1); ++r) {  // one shard per owning rank
+    const dist::ShardLayout owned = sharded_ ? dist::shard_layout(params.size(), comm_->world(), r)
+                                             : shard_;
+    if (owned.count() == 0) continue;
+    contents.optimizer.push_back(
+        {owned.begin, owned.count(), m.data() + owned.begin, v.data() + owned.begin});
+  }
   contents.state_toml = state_to_toml(state_, job_);
   io::RetentionPolicy retention;
   retention.keep_last = job_.checkpoint.keep_last;
