@@ -16,6 +16,7 @@ packages=(
   gnuplot-nox                          # plots for molt fit / molt plot
   python3-torch python3-h5py python3-numpy python3-scipy  # test oracles at /usr/bin/python3
   npm xz-utils                         # demo corpus (npm pack), portable bundle
+  slurm-wlm munge                      # the localhost Slurm cluster of tests/slurm
 )
 
 # Commands that count as present when found on PATH, however they were installed (a Node.js
