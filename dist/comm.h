@@ -75,5 +75,7 @@ class CommFault : public std::runtime_error {
 // Ends the whole job if this process is one rank of several, else returns. For the
 // top-level error handler: a rank that fails must not leave the others waiting.
 void abort_job_if_distributed(int exit_code);
+// Same, printing `message` (one line, to stderr) first when it does end the job.
+void abort_job_if_distributed(int exit_code, const std::string& message);
 
 }  // namespace molt::dist

@@ -193,4 +193,15 @@ void abort_job_if_distributed(int exit_code) {
   }
 }
 
+void abort_job_if_distributed(int exit_code, const std::string& message) {
+  int initialized = 0, finalized = 0, world = 1;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (!initialized || finalized) return;
+  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  if (world == 1) return;
+  std::fprintf(stderr, "%s\n", message.c_str());
+  abort_job_if_distributed(exit_code);
+}
+
 }  // namespace molt::dist

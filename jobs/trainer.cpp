@@ -414,7 +414,18 @@ int Trainer::run() {
 
 int run_training(const JobConfig& job, const TrainOptions& options) {
   Trainer trainer(job, options);
-  return trainer.run();
+  // A rank that fails may leave gradient sums in flight: unwinding would free the buffers
+  // MPI is still writing. So under MPI the job ends here, while the trainer still lives,
+  // with this rank's message; alone, the error goes up to main as usual.
+  try {
+    return trainer.run();
+  } catch (const UserError& e) {
+    dist::abort_job_if_distributed(kUserErrorExit, std::string("molt: error: ") + e.what());
+    throw;
+  } catch (const std::exception& e) {
+    dist::abort_job_if_distributed(1, std::string("molt: internal error: ") + e.what());
+    throw;
+  }
 }
 
 }  // namespace molt
