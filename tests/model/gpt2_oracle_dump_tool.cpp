@@ -5,8 +5,6 @@
 //   gpt2_oracle_dump_tool OUT.h5 [prefix]
 // With "prefix", each sequence gets a prefix-LM split: bidirectional attention over the
 // prefix and no loss on it.
-#include <hdf5.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -16,53 +14,11 @@
 #include "jobs/optimizer.h"
 #include "kernels/backend.h"
 #include "model/gpt2.h"
+#include "tests/model/oracle_h5.h"
 
-namespace {
-
-using molt::kernels::Tensor;
-
-void write(hid_t file, const std::string& name, const std::vector<float>& data,
-           std::vector<hsize_t> shape) {
-  hid_t space = H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr);
-  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-  H5Pset_create_intermediate_group(lcpl, 1);
-  hid_t ds = H5Dcreate2(file, name.c_str(), H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-  H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data());
-  H5Dclose(ds);
-  H5Pclose(lcpl);
-  H5Sclose(space);
-}
-
-void write_ints(hid_t file, const std::string& name, const std::vector<int32_t>& data,
-                std::vector<hsize_t> shape) {
-  hid_t space = H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr);
-  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-  H5Pset_create_intermediate_group(lcpl, 1);
-  hid_t ds = H5Dcreate2(file, name.c_str(), H5T_STD_I32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-  H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data());
-  H5Dclose(ds);
-  H5Pclose(lcpl);
-  H5Sclose(space);
-}
-
-void write_table(hid_t file, const std::string& group, const molt::TensorTable& table,
-                 const std::vector<float>& flat) {
-  for (const auto& e : table) {
-    std::vector<float> values(flat.begin() + e.offset, flat.begin() + e.offset + e.count());
-    std::vector<hsize_t> shape(e.shape.begin(), e.shape.end());
-    write(file, group + "/" + e.name, values, shape);
-  }
-}
-
-std::vector<float> download(molt::kernels::Backend& backend, Tensor t) {
-  std::vector<float> host(t.count);
-  backend.download(host.data(), t);
-  return host;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
+  using namespace molt::oracle;
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s OUT.h5 [prefix]\n", argv[0]);
     return 2;

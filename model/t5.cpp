@@ -1,0 +1,593 @@
+#include "model/t5.h"
+
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "kernels/error.h"
+#include "model/flops.h"
+#include "model/gaussian_init.h"
+
+namespace molt::model {
+
+using kernels::AttentionMask;
+using kernels::AttentionShape;
+using kernels::DType;
+using kernels::Tensor;
+
+// One stack's saved activations for a micro-batch shape, and the scratch its backward uses.
+struct T5::Stack {
+  struct Layer {
+    Tensor self_normed, self_rstd, qkv, self_att, self_lse, after_self;
+    Tensor cross_normed, cross_rstd, cross_q, cross_kv, cross_att, cross_lse, after_cross;
+    Tensor ff_normed, ff_rstd, gate, linear, gated, out;
+  };
+  bool decoder = false;
+  int tokens = 0;      // T
+  Tensor ids;          // i32 [B·T]
+  Tensor embedded;     // x₀ [B·T, C]
+  Tensor buckets;      // i32 [T·T], fixed per shape
+  Tensor bias, dbias;  // f32 [H, T, T], shared by the stack's layers
+  std::vector<Layer> layers;
+  Tensor final_normed, final_rstd;
+  Tensor proj;  // a sublayer's output before the residual add
+  // Backward scratch, each zeroed before use (backward ops add into gradients).
+  Tensor dresidual, dnormed, datt, dqkv, dgate, dlinear, dgated, dcross_q;
+
+  // The input of layer l: the embedding, or the previous layer's output.
+  Tensor layer_input(int l) const { return l == 0 ? embedded : layers[l - 1].out; }
+  Tensor output() const { return layers.back().out; }
+};
+
+struct T5::Activations {
+  int batch = 0;
+  Stack encoder, decoder;
+  Tensor targets, logits, losses;
+  Tensor dencoded;   // ∂loss/∂(encoder output) [B·Te, C], summed over decoder layers
+  Tensor dcross_kv;  // [B·Te, 2·inner]
+  std::vector<Tensor> owned;
+};
+
+T5::T5(const T5Config& config, kernels::Backend& backend) : config_(config), backend_(backend) {
+  validate(config_);
+  Layout l = layout(config_);
+  table_ = std::move(l.table);
+  encoder_block_first_ = std::move(l.encoder_block_first);
+  decoder_block_first_ = std::move(l.decoder_block_first);
+  encoder_final_entry_ = l.encoder_final;
+  decoder_final_entry_ = l.decoder_final;
+  lm_head_entry_ = l.lm_head;
+  size_t count = table_count(table_);
+  params_ = backend_.allocate(DType::kF32, count);
+  grads_ = backend_.allocate(DType::kF32, count);
+  compute_params_ = backend_.compute_dtype() == DType::kF32
+                        ? params_
+                        : backend_.allocate(backend_.compute_dtype(), count);
+  p_ = views(compute_params_);
+  g_ = views(grads_);
+}
+
+T5::~T5() {
+  if (acts_) {
+    for (Tensor t : acts_->owned) backend_.free(t);
+  }
+  if (compute_params_.data != params_.data) backend_.free(compute_params_);
+  backend_.free(grads_);
+  backend_.free(params_);
+}
+
+T5::Layout T5::layout(const T5Config& config) {
+  Layout layout;
+  TensorTable& table = layout.table;
+  const int64_t C = config.d_model, I = config.inner_dim(), F = config.d_ff;
+  const int64_t V = config.vocab_size;
+  size_t offset = 0;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape) {
+    TensorEntry entry{name, std::move(shape), offset};
+    offset += entry.count();
+    table.push_back(std::move(entry));
+  };
+  auto attention = [&](const std::string& prefix) {
+    for (const char* m : {"q", "k", "v"}) add(prefix + m + ".weight", {I, C});
+    add(prefix + "o.weight", {C, I});
+  };
+  auto feed_forward = [&](const std::string& prefix) {
+    add(prefix + "DenseReluDense.wi_0.weight", {F, C});
+    add(prefix + "DenseReluDense.wi_1.weight", {F, C});
+    add(prefix + "DenseReluDense.wo.weight", {C, F});
+    add(prefix + "layer_norm.weight", {C});
+  };
+  add("shared.weight", {V, C});
+  for (const bool decoder : {false, true}) {
+    const std::string stack = decoder ? "decoder." : "encoder.";
+    const int layers = decoder ? config.n_decoder_layer : config.n_encoder_layer;
+    std::vector<size_t>& firsts = decoder ? layout.decoder_block_first : layout.encoder_block_first;
+    for (int l = 0; l < layers; ++l) {
+      firsts.push_back(table.size());
+      const std::string block = stack + "block." + std::to_string(l) + ".";
+      attention(block + "layer.0.SelfAttention.");
+      if (l == 0) {
+        add(block + "layer.0.SelfAttention.relative_attention_bias.weight",
+            {config.num_buckets, config.n_head});
+      }
+      add(block + "layer.0.layer_norm.weight", {C});
+      if (decoder) {
+        attention(block + "layer.1.EncDecAttention.");
+        add(block + "layer.1.layer_norm.weight", {C});
+      }
+      feed_forward(block + (decoder ? "layer.2." : "layer.1."));
+    }
+    (decoder ? layout.decoder_final : layout.encoder_final) = table.size();
+    firsts.push_back(table.size());  // end of the last block
+    add(stack + "final_layer_norm.weight", {C});
+  }
+  layout.lm_head = table.size();
+  add("lm_head.weight", {V, C});
+  return layout;
+}
+
+T5::Weights T5::views(Tensor buffer) const {
+  size_t next = 0;
+  auto take = [&](size_t entries = 1) {  // `entries` adjacent tensors as one view
+    const size_t begin = table_[next].offset;
+    const TensorEntry& last = table_[next + entries - 1];
+    next += entries;
+    return buffer.slice(begin, last.offset + last.count() - begin);
+  };
+  auto attention = [&](bool cross) {
+    Attention a;
+    if (cross) {
+      a.qkv = take();
+      a.kv = take(2);
+    } else {
+      a.qkv = take(3);
+    }
+    a.o = take();
+    return a;
+  };
+  auto feed_forward = [&]() {
+    FeedForward f;
+    f.wi_0 = take(), f.wi_1 = take(), f.wo = take();
+    return f;
+  };
+  Weights w;
+  w.shared = take();
+  for (const bool decoder : {false, true}) {
+    const int layers = decoder ? config_.n_decoder_layer : config_.n_encoder_layer;
+    for (int l = 0; l < layers; ++l) {
+      Block b;
+      b.self = attention(false);
+      if (l == 0) b.position_table = take();
+      b.self_norm = take();
+      if (decoder) {
+        b.cross = attention(true);
+        b.cross_norm = take();
+      }
+      b.ff = feed_forward();
+      b.ff_norm = take();
+      (decoder ? w.decoder : w.encoder).push_back(b);
+    }
+    (decoder ? w.decoder_final : w.encoder_final) = take();
+  }
+  w.lm_head = take();
+  return w;
+}
+
+void T5::initialize(uint64_t seed) {
+  const float C = float(config_.d_model), D = float(config_.d_kv), F = float(config_.d_ff);
+  const float I = float(config_.inner_dim());
+  std::vector<float> host(table_count(table_), 0.0f);
+  GaussianStream normal(seed);
+  auto ends_with = [](const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  for (const TensorEntry& e : table_) {
+    float* values = host.data() + e.offset;
+    float stddev = 0;
+    if (ends_with(e.name, "layer_norm.weight")) {
+      std::fill(values, values + e.count(), 1.0f);
+      continue;
+    } else if (e.name == "shared.weight") {
+      stddev = 1.0f;
+    } else if (ends_with(e.name, ".q.weight")) {
+      stddev = 1.0f / std::sqrt(C * D);
+    } else if (ends_with(e.name, ".o.weight")) {
+      stddev = 1.0f / std::sqrt(I);
+    } else if (ends_with(e.name, ".wo.weight")) {
+      stddev = 1.0f / std::sqrt(F);
+    } else {  // k, v, wi_0, wi_1, relative_attention_bias, lm_head
+      stddev = 1.0f / std::sqrt(C);
+    }
+    normal.fill(values, e.count(), stddev);
+  }
+  backend_.upload(params_, host.data());
+  if (compute_params_.data != params_.data) backend_.copy(compute_params_, params_);
+}
+
+void T5::plan(int B, int Te, int Td) {
+  if (acts_ && acts_->batch == B && acts_->encoder.tokens == Te && acts_->decoder.tokens == Td)
+    return;
+  if (acts_) {
+    for (Tensor t : acts_->owned) backend_.free(t);
+  }
+  acts_ = std::make_unique<Activations>();
+  Activations& a = *acts_;
+  a.batch = B;
+  const size_t C = config_.d_model, I = config_.inner_dim(), F = config_.d_ff;
+  const size_t H = config_.n_head, V = config_.vocab_size;
+  const DType act = backend_.compute_dtype();
+  auto alloc = [&](DType dtype, size_t n) {
+    a.owned.push_back(backend_.allocate(dtype, n));
+    return a.owned.back();
+  };
+  auto plan_stack = [&](Stack& s, bool decoder, int T) {
+    const size_t N = size_t(B) * T;
+    s.decoder = decoder;
+    s.tokens = T;
+    s.ids = alloc(DType::kI32, N);
+    s.embedded = alloc(act, N * C);
+    s.buckets = alloc(DType::kI32, size_t(T) * T);
+    std::vector<int32_t> buckets =
+        relative_position_buckets(T, T, 0, !decoder, config_.num_buckets, config_.max_distance);
+    backend_.upload(s.buckets, buckets.data());
+    s.bias = alloc(DType::kF32, H * T * T);
+    s.dbias = alloc(DType::kF32, H * T * T);
+    const int layers = decoder ? config_.n_decoder_layer : config_.n_encoder_layer;
+    for (int l = 0; l < layers; ++l) {
+      Stack::Layer L;
+      L.self_normed = alloc(act, N * C);
+      L.self_rstd = alloc(DType::kF32, N);
+      L.qkv = alloc(act, N * 3 * I);
+      L.self_att = alloc(act, N * I);
+      L.self_lse = alloc(DType::kF32, H * N);
+      L.after_self = alloc(act, N * C);
+      if (decoder) {
+        const size_t Ne = size_t(B) * Te;
+        L.cross_normed = alloc(act, N * C);
+        L.cross_rstd = alloc(DType::kF32, N);
+        L.cross_q = alloc(act, N * I);
+        L.cross_kv = alloc(act, Ne * 2 * I);
+        L.cross_att = alloc(act, N * I);
+        L.cross_lse = alloc(DType::kF32, H * N);
+        L.after_cross = alloc(act, N * C);
+      }
+      L.ff_normed = alloc(act, N * C);
+      L.ff_rstd = alloc(DType::kF32, N);
+      L.gate = alloc(act, N * F);
+      L.linear = alloc(act, N * F);
+      L.gated = alloc(act, N * F);
+      L.out = alloc(act, N * C);
+      s.layers.push_back(L);
+    }
+    s.final_normed = alloc(act, N * C);
+    s.final_rstd = alloc(DType::kF32, N);
+    s.proj = alloc(act, N * C);
+    s.dresidual = alloc(act, N * C);
+    s.dnormed = alloc(act, N * C);
+    s.datt = alloc(act, N * I);
+    s.dqkv = alloc(act, N * 3 * I);
+    s.dgate = alloc(act, N * F);
+    s.dlinear = alloc(act, N * F);
+    s.dgated = alloc(act, N * F);
+    if (decoder) s.dcross_q = alloc(act, N * I);
+  };
+  plan_stack(a.encoder, false, Te);
+  plan_stack(a.decoder, true, Td);
+  const size_t Nd = size_t(B) * Td, Ne = size_t(B) * Te;
+  a.targets = alloc(DType::kI32, Nd);
+  a.logits = alloc(act, Nd * V);
+  a.losses = alloc(DType::kF32, Nd);
+  a.dencoded = alloc(act, Ne * C);
+  a.dcross_kv = alloc(act, Ne * 2 * I);
+}
+
+namespace {
+
+void check_ids(const std::vector<int32_t>& ids, int vocab_size, bool allow_ignore,
+               const char* what) {
+  for (int32_t id : ids) {
+    if ((id < 0 || id >= vocab_size) && !(allow_ignore && id == kIgnoreIndex)) {
+      throw UserError(std::string(what) + " token id " + std::to_string(id) +
+                      " is outside the model's vocabulary (" + std::to_string(vocab_size) + ")");
+    }
+  }
+}
+
+void check_shape(const TokenBatch& batch) {
+  const size_t ne = size_t(batch.batch) * batch.input_tokens;
+  const size_t nd = size_t(batch.batch) * batch.target_tokens;
+  if (batch.batch <= 0 || batch.input_tokens <= 0 || batch.target_tokens <= 0 ||
+      batch.inputs.size() != ne || batch.decoder_inputs.size() != nd ||
+      batch.targets.size() != nd || !batch.prefix_lengths.empty()) {
+    throw std::logic_error(
+        "T5: an encoder-decoder batch needs inputs [B, Te], decoder_inputs and targets "
+        "[B, Td], and no prefix_lengths");
+  }
+}
+
+}  // namespace
+
+void T5::check_batch_ids(const TokenBatch& batch) const {
+  check_shape(batch);
+  check_ids(batch.inputs, config_.vocab_size, false, "encoder input");
+  check_ids(batch.decoder_inputs, config_.vocab_size, false, "decoder input");
+  check_ids(batch.targets, config_.vocab_size, true, "target");
+}
+
+AttentionShape T5::attention_shape(int batch, int q_tokens, int kv_tokens, int q_stride,
+                                   int kv_stride, AttentionMask mask) const {
+  AttentionShape shape;
+  shape.batch = batch;
+  shape.q_tokens = q_tokens;
+  shape.kv_tokens = kv_tokens;
+  shape.heads = config_.n_head;
+  shape.head_dim = config_.d_kv;
+  shape.q_row_stride = q_stride;
+  shape.kv_row_stride = kv_stride;
+  shape.scale = 1.0f;  // T5 folds 1/√d into the initialisation of q
+  shape.mask = mask;
+  return shape;
+}
+
+void T5::forward_stack(Stack& s) {
+  const int B = acts_->batch, T = s.tokens, C = config_.d_model, I = config_.inner_dim();
+  const int F = config_.d_ff, N = B * T, H = config_.n_head;
+  const float eps = config_.rmsnorm_eps;
+  const std::vector<Block>& blocks = s.decoder ? p_.decoder : p_.encoder;
+  const AttentionShape self_shape = attention_shape(
+      B, T, T, 3 * I, 3 * I, s.decoder ? AttentionMask::kCausal : AttentionMask::kBidirectional);
+  const int Te = acts_->encoder.tokens;
+  const AttentionShape cross_shape =
+      attention_shape(B, T, Te, I, 2 * I, AttentionMask::kBidirectional);
+  const Tensor encoded = acts_->encoder.final_normed;
+
+  backend_.embedding_forward(s.embedded, s.ids, p_.shared, Tensor{}, B, T, C);
+  backend_.position_bias_forward(s.bias, blocks[0].position_table, s.buckets, H, T, T);
+  for (size_t l = 0; l < s.layers.size(); ++l) {
+    const Block& w = blocks[l];
+    Stack::Layer& L = s.layers[l];
+    Tensor x = s.layer_input(static_cast<int>(l));
+    // Self-attention (bidirectional in the encoder, causal in the decoder), with the bias.
+    backend_.rmsnorm_forward(L.self_normed, L.self_rstd, x, w.self_norm, N, C, eps);
+    backend_.matmul_forward(L.qkv, L.self_normed, w.self.qkv, Tensor{}, N, C, 3 * I);
+    backend_.attention_forward(L.self_att, L.self_lse, L.qkv, L.qkv.slice(I, L.qkv.count - I),
+                               L.qkv.slice(2 * I, L.qkv.count - 2 * I), s.bias, Tensor{},
+                               self_shape);
+    backend_.matmul_forward(s.proj, L.self_att, w.self.o, Tensor{}, N, I, C);
+    backend_.add(L.after_self, x, s.proj);
+    x = L.after_self;
+    if (s.decoder) {  // cross-attention to the encoder output, no bias
+      backend_.rmsnorm_forward(L.cross_normed, L.cross_rstd, x, w.cross_norm, N, C, eps);
+      backend_.matmul_forward(L.cross_q, L.cross_normed, w.cross.qkv, Tensor{}, N, C, I);
+      backend_.matmul_forward(L.cross_kv, encoded, w.cross.kv, Tensor{}, B * Te, C, 2 * I);
+      backend_.attention_forward(L.cross_att, L.cross_lse, L.cross_q, L.cross_kv,
+                                 L.cross_kv.slice(I, L.cross_kv.count - I), Tensor{}, Tensor{},
+                                 cross_shape);
+      backend_.matmul_forward(s.proj, L.cross_att, w.cross.o, Tensor{}, N, I, C);
+      backend_.add(L.after_cross, x, s.proj);
+      x = L.after_cross;
+    }
+    // Gated-GELU feed-forward.
+    backend_.rmsnorm_forward(L.ff_normed, L.ff_rstd, x, w.ff_norm, N, C, eps);
+    backend_.matmul_forward(L.gate, L.ff_normed, w.ff.wi_0, Tensor{}, N, C, F);
+    backend_.matmul_forward(L.linear, L.ff_normed, w.ff.wi_1, Tensor{}, N, C, F);
+    backend_.gated_gelu_forward(L.gated, L.gate, L.linear);
+    backend_.matmul_forward(s.proj, L.gated, w.ff.wo, Tensor{}, N, F, C);
+    backend_.add(L.out, x, s.proj);
+  }
+  backend_.rmsnorm_forward(s.final_normed, s.final_rstd, s.output(),
+                           s.decoder ? p_.decoder_final : p_.encoder_final, N, C, eps);
+}
+
+void T5::forward(const TokenBatch& batch) {
+  check_batch_ids(batch);
+  plan(batch.batch, batch.input_tokens, batch.target_tokens);
+  Activations& a = *acts_;
+  backend_.upload(a.encoder.ids, batch.inputs.data());
+  backend_.upload(a.decoder.ids, batch.decoder_inputs.data());
+  backend_.upload(a.targets, batch.targets.data());
+  forward_stack(a.encoder);
+  forward_stack(a.decoder);
+  const int Nd = a.batch * a.decoder.tokens;
+  backend_.matmul_forward(a.logits, a.decoder.final_normed, p_.lm_head, Tensor{}, Nd,
+                          config_.d_model, config_.vocab_size);
+}
+
+Tensor T5::encode_only(const std::vector<int32_t>& input) {
+  TokenBatch batch;  // a one-token decoder side, so the shape checks apply unchanged
+  batch.batch = 1, batch.input_tokens = static_cast<int>(input.size()), batch.target_tokens = 1;
+  batch.inputs = input;
+  batch.decoder_inputs = {config_.decoder_start_id};
+  batch.targets = {kIgnoreIndex};
+  check_batch_ids(batch);
+  plan(1, batch.input_tokens, 1);
+  backend_.upload(acts_->encoder.ids, input.data());
+  forward_stack(acts_->encoder);
+  return acts_->encoder.final_normed;
+}
+
+double T5::forward_backward(const TokenBatch& batch, float grad_scale,
+                            const GradsReadyHook& on_grads_ready) {
+  forward(batch);
+  Activations& a = *acts_;
+  const int Nd = a.batch * a.decoder.tokens;
+  backend_.cross_entropy(a.logits, a.losses, a.targets, Nd, config_.vocab_size, kIgnoreIndex,
+                         grad_scale);
+  std::vector<float> losses(Nd);
+  backend_.download(losses.data(), a.losses);
+  double total = std::accumulate(losses.begin(), losses.end(), 0.0);
+  if (grad_scale != 0.0f) backward(on_grads_ready);
+  return total;
+}
+
+std::vector<float> T5::logits(const TokenBatch& batch) {
+  forward(batch);
+  Tensor logits = acts_->logits;
+  std::vector<float> host(logits.count);
+  if (logits.dtype == DType::kF32) {
+    backend_.download(host.data(), logits);
+  } else {
+    Tensor f32 = backend_.allocate(DType::kF32, logits.count);
+    backend_.copy(f32, logits);
+    backend_.download(host.data(), f32);
+    backend_.free(f32);
+  }
+  return host;
+}
+
+void T5::notify_entries(const GradsReadyHook& hook, size_t first_entry, size_t end_entry) const {
+  if (!hook) return;
+  const TensorEntry& last = table_[end_entry - 1];
+  hook(table_[first_entry].offset, last.offset + last.count());
+}
+
+// Backward of one stack, from s.dresidual = ∂loss/∂(stack output before its final norm)
+// down to the embedding, reporting each block's gradients as they become final. The
+// decoder also accumulates ∂loss/∂(encoder output) into acts_->dencoded.
+void T5::backward_stack(Stack& s, const GradsReadyHook& hook) {
+  Activations& a = *acts_;
+  const int B = a.batch, T = s.tokens, C = config_.d_model, I = config_.inner_dim();
+  const int F = config_.d_ff, N = B * T, H = config_.n_head, Te = a.encoder.tokens;
+  const std::vector<Block>& blocks = s.decoder ? p_.decoder : p_.encoder;
+  const std::vector<Block>& dblocks = s.decoder ? g_.decoder : g_.encoder;
+  const std::vector<size_t>& firsts = s.decoder ? decoder_block_first_ : encoder_block_first_;
+  const AttentionShape self_shape = attention_shape(
+      B, T, T, 3 * I, 3 * I, s.decoder ? AttentionMask::kCausal : AttentionMask::kBidirectional);
+  const AttentionShape cross_shape =
+      attention_shape(B, T, Te, I, 2 * I, AttentionMask::kBidirectional);
+  const Tensor encoded = a.encoder.final_normed;
+
+  backend_.fill(s.dbias, 0.0f);
+  for (int l = static_cast<int>(s.layers.size()) - 1; l >= 0; --l) {
+    const Block& w = blocks[l];
+    const Block& dw = dblocks[l];
+    Stack::Layer& L = s.layers[l];
+    const Tensor x_in = s.layer_input(l);
+    const Tensor ff_in = s.decoder ? L.after_cross : L.after_self;
+    // Feed-forward: out = ff_in + wo(gelu(wi_0·h) ⊙ wi_1·h), h = rms(ff_in)
+    backend_.fill(s.dgated, 0.0f);
+    backend_.matmul_backward(s.dgated, dw.ff.wo, Tensor{}, s.dresidual, L.gated, w.ff.wo, N, F, C);
+    backend_.fill(s.dgate, 0.0f);
+    backend_.fill(s.dlinear, 0.0f);
+    backend_.gated_gelu_backward(s.dgate, s.dlinear, s.dgated, L.gate, L.linear);
+    backend_.fill(s.dnormed, 0.0f);
+    backend_.matmul_backward(s.dnormed, dw.ff.wi_0, Tensor{}, s.dgate, L.ff_normed, w.ff.wi_0, N, C,
+                             F);
+    backend_.matmul_backward(s.dnormed, dw.ff.wi_1, Tensor{}, s.dlinear, L.ff_normed, w.ff.wi_1, N,
+                             C, F);
+    backend_.rmsnorm_backward(s.dresidual, dw.ff_norm, s.dnormed, ff_in, w.ff_norm, L.ff_rstd, N,
+                              C);
+    if (s.decoder) {
+      // Cross-attention: after_cross = after_self + o(attn(q(rms(after_self)), k,v(encoded)))
+      backend_.fill(s.datt, 0.0f);
+      backend_.matmul_backward(s.datt, dw.cross.o, Tensor{}, s.dresidual, L.cross_att, w.cross.o, N,
+                               I, C);
+      backend_.fill(s.dcross_q, 0.0f);
+      backend_.fill(a.dcross_kv, 0.0f);
+      backend_.attention_backward(
+          s.dcross_q, a.dcross_kv, a.dcross_kv.slice(I, a.dcross_kv.count - I), Tensor{}, s.datt,
+          L.cross_att, L.cross_lse, L.cross_q, L.cross_kv,
+          L.cross_kv.slice(I, L.cross_kv.count - I), Tensor{}, Tensor{}, cross_shape);
+      backend_.matmul_backward(a.dencoded, dw.cross.kv, Tensor{}, a.dcross_kv, encoded, w.cross.kv,
+                               B * Te, C, 2 * I);
+      backend_.fill(s.dnormed, 0.0f);
+      backend_.matmul_backward(s.dnormed, dw.cross.qkv, Tensor{}, s.dcross_q, L.cross_normed,
+                               w.cross.qkv, N, C, I);
+      backend_.rmsnorm_backward(s.dresidual, dw.cross_norm, s.dnormed, L.after_self, w.cross_norm,
+                                L.cross_rstd, N, C);
+    }
+    // Self-attention: after_self = x_in + o(attn(q,k,v(rms(x_in)); bias))
+    backend_.fill(s.datt, 0.0f);
+    backend_.matmul_backward(s.datt, dw.self.o, Tensor{}, s.dresidual, L.self_att, w.self.o, N, I,
+                             C);
+    backend_.fill(s.dqkv, 0.0f);
+    backend_.attention_backward(
+        s.dqkv, s.dqkv.slice(I, s.dqkv.count - I), s.dqkv.slice(2 * I, s.dqkv.count - 2 * I),
+        s.dbias, s.datt, L.self_att, L.self_lse, L.qkv, L.qkv.slice(I, L.qkv.count - I),
+        L.qkv.slice(2 * I, L.qkv.count - 2 * I), s.bias, Tensor{}, self_shape);
+    backend_.fill(s.dnormed, 0.0f);
+    backend_.matmul_backward(s.dnormed, dw.self.qkv, Tensor{}, s.dqkv, L.self_normed, w.self.qkv, N,
+                             C, 3 * I);
+    backend_.rmsnorm_backward(s.dresidual, dw.self_norm, s.dnormed, x_in, w.self_norm, L.self_rstd,
+                              N, C);
+    // The bias gradient is complete once block 0, the last one here, has added to it.
+    if (l == 0) {
+      backend_.position_bias_backward(dw.position_table, s.dbias, s.buckets, H, T, T);
+    }
+    notify_entries(hook, firsts[l], firsts[l + 1]);
+  }
+  backend_.embedding_backward(g_.shared, Tensor{}, s.dresidual, s.ids, B, T, C);
+}
+
+void T5::backward(const GradsReadyHook& hook) {
+  Activations& a = *acts_;
+  const int B = a.batch, C = config_.d_model, V = config_.vocab_size;
+  const int Nd = B * a.decoder.tokens, Ne = B * a.encoder.tokens;
+  // logits were overwritten with dlogits by cross_entropy.
+  Stack& d = a.decoder;
+  backend_.fill(d.dnormed, 0.0f);
+  backend_.matmul_backward(d.dnormed, g_.lm_head, Tensor{}, a.logits, d.final_normed, p_.lm_head,
+                           Nd, C, V);
+  backend_.fill(d.dresidual, 0.0f);
+  backend_.rmsnorm_backward(d.dresidual, g_.decoder_final, d.dnormed, d.output(), p_.decoder_final,
+                            d.final_rstd, Nd, C);
+  notify_entries(hook, decoder_final_entry_, lm_head_entry_ + 1);
+  backend_.fill(a.dencoded, 0.0f);
+  backward_stack(d, hook);
+
+  Stack& e = a.encoder;
+  backend_.fill(e.dresidual, 0.0f);
+  backend_.rmsnorm_backward(e.dresidual, g_.encoder_final, a.dencoded, e.output(), p_.encoder_final,
+                            e.final_rstd, Ne, C);
+  notify_entries(hook, encoder_final_entry_, encoder_final_entry_ + 1);
+  backward_stack(e, hook);
+  notify_entries(hook, 0, 1);  // shared.weight: both stacks' embeddings have added to it
+}
+
+ParameterCounts T5::parameter_counts() const { return count_parameters(table_); }
+
+ParameterCounts T5::count_parameters(const TensorTable& table) {
+  ParameterCounts counts;
+  counts.total = static_cast<int64_t>(table_count(table));
+  int64_t excluded = 0;
+  for (const TensorEntry& e : table) {
+    if (e.name == "shared.weight" || e.name == "lm_head.weight" ||
+        e.name.find("relative_attention_bias") != std::string::npos) {
+      excluded += static_cast<int64_t>(e.count());
+    }
+  }
+  counts.non_embedding = counts.total - excluded;
+  return counts;
+}
+
+double T5::training_flops_per_example(int input_tokens, int target_tokens) const {
+  const double Te = input_tokens, Td = target_tokens, C = config_.d_model;
+  const double I = config_.inner_dim(), F = config_.d_ff;
+  ForwardWork work;
+  auto feed_forward = [&](double T) {
+    work.linear(T, C, F);  // wi_0
+    work.linear(T, C, F);  // wi_1
+    work.linear(T, F, C);  // wo
+  };
+  for (int l = 0; l < config_.n_encoder_layer; ++l) {
+    work.linear(Te, C, 3 * I);  // q, k, v
+    work.attention(Te, Te, I);
+    work.linear(Te, I, C);  // o
+    feed_forward(Te);
+  }
+  for (int l = 0; l < config_.n_decoder_layer; ++l) {
+    work.linear(Td, C, 3 * I);  // self q, k, v
+    work.attention(Td, Td, I);
+    work.linear(Td, I, C);      // self o
+    work.linear(Td, C, I);      // cross q
+    work.linear(Te, C, 2 * I);  // cross k, v over the encoder tokens
+    work.attention(Td, Te, I);
+    work.linear(Td, I, C);  // cross o
+    feed_forward(Td);
+  }
+  work.linear(Td, C, config_.vocab_size);  // lm_head
+  return training_flops(work);
+}
+
+}  // namespace molt::model

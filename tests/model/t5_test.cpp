@@ -1,0 +1,296 @@
+// T5 v1.1 model contracts: layout and published counts, relative position buckets, FLOPs,
+// determinism, generation over KV caches, gradient accumulation, hook coverage, and
+// gradients against finite differences of the whole model.
+// (Agreement with an independent PyTorch model is t5_oracle_test.sh.)
+#include "model/t5.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/error.h"
+
+namespace molt::model {
+namespace {
+
+T5Config TinyConfig() {
+  T5Config c = t5_preset("tiny");
+  c.vocab_size = 40, c.d_model = 16, c.d_kv = 6, c.n_head = 2, c.d_ff = 24;
+  c.n_encoder_layer = 2, c.n_decoder_layer = 3;  // d_kv·n_head != d_model, unequal stacks
+  return c;
+}
+
+uint64_t Lcg(uint64_t& s) {
+  s = s * 6364136223846793005ull + 1442695040888963407ull;
+  return s >> 33;
+}
+
+TokenBatch RandomBatch(int B, int Te, int Td, int vocab, uint64_t seed) {
+  TokenBatch batch;
+  batch.batch = B, batch.input_tokens = Te, batch.target_tokens = Td;
+  uint64_t s = seed;
+  for (int i = 0; i < B * Te; ++i) batch.inputs.push_back(int32_t(Lcg(s) % vocab));
+  for (int b = 0; b < B; ++b) {
+    for (int t = 0; t < Td; ++t) batch.targets.push_back(int32_t(Lcg(s) % vocab));
+    batch.decoder_inputs.push_back(0);  // [pad, targets[:-1]]
+    for (int t = 0; t + 1 < Td; ++t) batch.decoder_inputs.push_back(batch.targets[b * Td + t]);
+  }
+  batch.targets[1] = kIgnoreIndex;  // one position without loss
+  return batch;
+}
+
+TokenBatch Rows(const TokenBatch& full, int first, int rows) {
+  TokenBatch part = full;
+  part.batch = rows;
+  auto cut = [&](const std::vector<int32_t>& v, int width) {
+    return std::vector<int32_t>(v.begin() + first * width, v.begin() + (first + rows) * width);
+  };
+  part.inputs = cut(full.inputs, full.input_tokens);
+  part.decoder_inputs = cut(full.decoder_inputs, full.target_tokens);
+  part.targets = cut(full.targets, full.target_tokens);
+  return part;
+}
+
+std::vector<float> Download(kernels::Backend& backend, kernels::Tensor t) {
+  std::vector<float> host(t.count);
+  backend.download(host.data(), t);
+  return host;
+}
+
+const TensorEntry* Find(const TensorTable& table, const std::string& name) {
+  for (const auto& e : table)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+TEST(T5Layout, PublishedSizesHaveTheirParameterCounts) {
+  // google/t5-v1_1-small, -base, -large with vocab 32128 (untied head), from the layout
+  // alone (the model's own table; allocating 783M floats would not fit a unit test).
+  const std::pair<const char*, int64_t> published[] = {
+      {"small", 76961152}, {"base", 247577856}, {"large", 783150080}};
+  for (auto [name, count] : published) {
+    T5Config c = t5_preset(name);
+    c.vocab_size = 32128;
+    ParameterCounts counts = T5::count_parameters(T5::layout(c).table);
+    EXPECT_EQ(counts.total, count) << name;
+    const int64_t embeddings = 2LL * 32128 * c.d_model;  // shared + lm_head
+    const int64_t position_tables = 2LL * 32 * c.n_head;
+    EXPECT_EQ(counts.non_embedding, count - embeddings - position_tables) << name;
+  }
+  // An allocated model reports the same counts as its layout.
+  auto backend = kernels::make_cpu_backend();
+  T5 tiny(TinyConfig(), *backend);
+  EXPECT_EQ(tiny.parameter_counts().total, int64_t(tiny.params().count));
+  EXPECT_EQ(tiny.parameter_counts().total,
+            T5::count_parameters(T5::layout(TinyConfig()).table).total);
+}
+
+TEST(T5Layout, NamesFollowTheHuggingFaceLayout) {
+  auto backend = kernels::make_cpu_backend();
+  T5 model(TinyConfig(), *backend);
+  const TensorTable& t = model.table();
+  EXPECT_EQ(t.front().name, "shared.weight");
+  EXPECT_EQ(t[1].name, "encoder.block.0.layer.0.SelfAttention.q.weight");
+  EXPECT_EQ(t.back().name, "lm_head.weight");
+  for (const char* name :
+       {"encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+        "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+        "encoder.block.1.layer.1.DenseReluDense.wi_0.weight", "encoder.final_layer_norm.weight",
+        "decoder.block.2.layer.1.EncDecAttention.o.weight",
+        "decoder.block.2.layer.2.DenseReluDense.wo.weight",
+        "decoder.block.2.layer.2.layer_norm.weight", "decoder.final_layer_norm.weight"}) {
+    EXPECT_NE(Find(t, name), nullptr) << name;
+  }
+  EXPECT_EQ(Find(t, "encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight"),
+            nullptr);
+  EXPECT_EQ(Find(t, "decoder.block.0.layer.0.SelfAttention.q.weight")->shape,
+            (std::vector<int64_t>{12, 16}));  // [n_head·d_kv, d_model]
+  EXPECT_EQ(Find(t, "decoder.block.0.layer.1.EncDecAttention.o.weight")->shape,
+            (std::vector<int64_t>{16, 12}));
+  EXPECT_EQ(Find(t, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight")->shape,
+            (std::vector<int64_t>{32, 2}));
+}
+
+TEST(T5Layout, UnknownPresetAndBadShapeAreUserErrors) {
+  EXPECT_THROW(t5_preset("xxl-turbo"), UserError);
+  T5Config c = TinyConfig();
+  c.d_kv = 0;
+  auto backend = kernels::make_cpu_backend();
+  EXPECT_THROW(T5(c, *backend), UserError);
+}
+
+TEST(T5Buckets, BidirectionalBucketsMatchTheReferenceTable) {
+  // 32 buckets, max distance 128: 16 per direction, exact below 8, logarithmic to 128.
+  auto b = [](int q, int k) { return relative_position_bucket(q, k, true, 32, 128); };
+  EXPECT_EQ(b(5, 5), 0);
+  EXPECT_EQ(b(5, 4), 1);   // one key back
+  EXPECT_EQ(b(4, 5), 17);  // one key ahead: the upper half
+  EXPECT_EQ(b(7, 0), 7);
+  EXPECT_EQ(b(8, 0), 8);    // first logarithmic bucket
+  EXPECT_EQ(b(15, 0), 9);   // 8 + ⌊2·log2(15/8)⌋ = 8 + 1
+  EXPECT_EQ(b(16, 0), 10);  // exact power-of-two boundaries land on their bucket
+  EXPECT_EQ(b(32, 0), 12);
+  EXPECT_EQ(b(64, 0), 14);
+  EXPECT_EQ(b(0, 64), 30);
+  EXPECT_EQ(b(127, 0), 15);
+  EXPECT_EQ(b(500, 0), 15);  // everything past max_distance shares the last bucket
+  EXPECT_EQ(b(0, 500), 31);
+}
+
+TEST(T5Buckets, CausalBucketsUseAllBucketsForThePast) {
+  auto b = [](int q, int k) { return relative_position_bucket(q, k, false, 32, 128); };
+  EXPECT_EQ(b(3, 9), 0);  // keys ahead: bucket 0 (masked anyway)
+  EXPECT_EQ(b(9, 9), 0);
+  EXPECT_EQ(b(24, 9), 15);  // distance 15 < 16: exact
+  EXPECT_EQ(b(20, 0), 17);  // 16 + ⌊16·ln(20/16)/ln 8⌋ = 16 + 1
+  EXPECT_EQ(b(127, 0), 31);
+  EXPECT_EQ(b(1000, 0), 31);
+  std::vector<int32_t> row = relative_position_buckets(1, 4, 3, false, 32, 128);
+  EXPECT_EQ(row, (std::vector<int32_t>{3, 2, 1, 0}));
+}
+
+TEST(T5Flops, EncoderAndDecoderTokensAreCountedSeparately) {
+  auto backend = kernels::make_cpu_backend();
+  T5Config c = TinyConfig();
+  T5 model(c, *backend);
+  const double Te = 10, Td = 4, C = c.d_model, I = c.inner_dim(), F = c.d_ff, V = c.vocab_size;
+  const double encoder = 2 * (Te * (4 * C * I + 3 * C * F) + 2 * Te * Te * I);
+  const double decoder = 3 * (Td * (4 * C * I + 3 * C * F) + 2 * Td * Td * I         // self + FFN
+                              + Td * 2 * C * I + Te * 2 * C * I + 2 * Td * Te * I);  // cross
+  EXPECT_DOUBLE_EQ(model.training_flops_per_example(10, 4), 6 * (encoder + decoder + Td * C * V));
+}
+
+TEST(T5Init, SameSeedSameWeightsAndTheScalesOfV11) {
+  auto backend = kernels::make_cpu_backend();
+  T5Config c = t5_preset("tiny");
+  c.vocab_size = 300;
+  T5 a(c, *backend), b(c, *backend), other(c, *backend);
+  a.initialize(1), b.initialize(1), other.initialize(2);
+  auto wa = Download(*backend, a.params());
+  EXPECT_EQ(wa, Download(*backend, b.params()));
+  EXPECT_NE(wa, Download(*backend, other.params()));
+  auto rms = [&](const std::string& name) {
+    const TensorEntry* e = Find(a.table(), name);
+    double sq = 0;
+    for (size_t i = 0; i < e->count(); ++i) sq += double(wa[e->offset + i]) * wa[e->offset + i];
+    return std::sqrt(sq / e->count());
+  };
+  const double C = c.d_model, D = c.d_kv, F = c.d_ff, I = c.inner_dim();
+  EXPECT_NEAR(rms("shared.weight"), 1.0, 0.02);
+  EXPECT_NEAR(rms("lm_head.weight"), 1 / std::sqrt(C), 0.01 / std::sqrt(C) * 2);
+  EXPECT_NEAR(rms("encoder.block.0.layer.0.SelfAttention.q.weight"), 1 / std::sqrt(C * D), 0.005);
+  EXPECT_NEAR(rms("decoder.block.1.layer.1.EncDecAttention.k.weight"), 1 / std::sqrt(C), 0.01);
+  EXPECT_NEAR(rms("decoder.block.1.layer.1.EncDecAttention.o.weight"), 1 / std::sqrt(I), 0.01);
+  EXPECT_NEAR(rms("encoder.block.1.layer.1.DenseReluDense.wo.weight"), 1 / std::sqrt(F), 0.01);
+  EXPECT_EQ(rms("decoder.final_layer_norm.weight"), 1.0);
+}
+
+TEST(T5Generate, KVCacheDecodingMatchesTheFullDecoderForward) {
+  auto backend = kernels::make_cpu_backend();
+  T5Config c = TinyConfig();
+  T5 model(c, *backend);
+  model.initialize(3);
+  std::vector<int32_t> input = {5, 17, 3, 22, 9, 31, 2};
+  TokenSampler sampler(0);
+  SamplingOptions greedy;
+  greedy.temperature = 0;
+  std::vector<int32_t> generated = model.generate(input, 9, greedy, -1, sampler);
+  ASSERT_EQ(generated.size(), 9u);
+  // Greedy: token i is the argmax of the full forward pass at decoder position i, with
+  // decoder inputs [start, generated[:-1]].
+  TokenBatch batch;
+  batch.batch = 1, batch.input_tokens = int(input.size()), batch.target_tokens = 9;
+  batch.inputs = input;
+  batch.decoder_inputs = {c.decoder_start_id};
+  batch.decoder_inputs.insert(batch.decoder_inputs.end(), generated.begin(), generated.end() - 1);
+  batch.targets.assign(9, 0);
+  std::vector<float> logits = model.logits(batch);
+  for (size_t i = 0; i < generated.size(); ++i) {
+    const float* row = logits.data() + i * c.vocab_size;
+    EXPECT_EQ(generated[i], int(std::max_element(row, row + c.vocab_size) - row)) << "token " << i;
+  }
+  // Stopping at the stop token.
+  TokenSampler again(0);
+  auto stopped = model.generate(input, 9, greedy, generated[2], again);
+  EXPECT_EQ(stopped, std::vector<int32_t>(generated.begin(), generated.begin() + 3));
+}
+
+TEST(T5Backward, TwoHalfBatchesAccumulateToTheFullBatchGradient) {
+  auto backend = kernels::make_cpu_backend();
+  T5 model(TinyConfig(), *backend);
+  model.initialize(4);
+  TokenBatch full = RandomBatch(4, 9, 5, 40, 9);
+  backend->fill(model.grads(), 0);
+  double loss_full = model.forward_backward(full, 1.0f / 19, {});
+  auto g_full = Download(*backend, model.grads());
+  backend->fill(model.grads(), 0);
+  double loss_halves = model.forward_backward(Rows(full, 0, 2), 1.0f / 19, {}) +
+                       model.forward_backward(Rows(full, 2, 2), 1.0f / 19, {});
+  auto g_halves = Download(*backend, model.grads());
+  EXPECT_NEAR(loss_full, loss_halves, 1e-5 * loss_full);
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < g_full.size(); ++i) {
+    diff += (g_full[i] - g_halves[i]) * (g_full[i] - g_halves[i]);
+    norm += g_full[i] * g_full[i];
+  }
+  EXPECT_LT(std::sqrt(diff / norm), 1e-5);
+}
+
+TEST(T5Backward, HookReportsEveryGradientOnceAndOnlyWhenFinal) {
+  auto backend = kernels::make_cpu_backend();
+  T5 model(TinyConfig(), *backend);
+  model.initialize(5);
+  TokenBatch batch = RandomBatch(2, 8, 6, 40, 1);
+  backend->fill(model.grads(), 0);
+  model.forward_backward(batch, 1.0f / 11, {});
+  auto final_grads = Download(*backend, model.grads());
+  // Second pass: at each report, the reported range must already hold its final value.
+  std::vector<int> covered(model.params().count, 0);
+  backend->fill(model.grads(), 0);
+  model.forward_backward(batch, 1.0f / 11, [&](size_t begin, size_t end) {
+    auto now = Download(*backend, model.grads());
+    for (size_t i = begin; i < end; ++i) {
+      covered[i]++;
+      ASSERT_EQ(now[i], final_grads[i]) << "offset " << i << " reported before it was final";
+    }
+  });
+  for (size_t i = 0; i < covered.size(); ++i) ASSERT_EQ(covered[i], 1) << "offset " << i;
+}
+
+TEST(T5Backward, GradientsMatchFiniteDifferences) {
+  // Central differences of the mean loss in fp32 (double accumulation of the token losses)
+  // with step 1e-2 on 3 weights of every tensor: |fd − g| <= 2e-3 + 5e-2·|g|, the same
+  // bound as the decoder's test (fp32 rounding of the loss limits agreement).
+  auto backend = kernels::make_cpu_backend();
+  T5 model(TinyConfig(), *backend);
+  model.initialize(6);
+  TokenBatch batch = RandomBatch(2, 7, 5, 40, 2);
+  const float scale = 1.0f / float(batch.counted_targets());
+  backend->fill(model.grads(), 0);
+  model.forward_backward(batch, scale, {});
+  auto grads = Download(*backend, model.grads());
+  auto params = Download(*backend, model.params());
+  auto loss_at = [&](size_t i, float value) {
+    std::vector<float> p = params;
+    p[i] = value;
+    backend->upload(model.params(), p.data());
+    return model.forward_backward(batch, 0.0f, {}) * scale;
+  };
+  int checked = 0;
+  for (const auto& e : model.table()) {
+    for (size_t k = 0; k < 3; ++k) {
+      size_t i = e.offset + (k * 7919) % e.count();
+      const float h = 1e-2f;
+      double fd = (loss_at(i, params[i] + h) - loss_at(i, params[i] - h)) / (2 * h);
+      EXPECT_NEAR(fd, grads[i], 2e-3 + 5e-2 * std::abs(grads[i]))
+          << e.name << "[" << i - e.offset << "]";
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, static_cast<int>(3 * model.table().size()));
+}
+
+}  // namespace
+}  // namespace molt::model
