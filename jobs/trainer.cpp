@@ -13,6 +13,7 @@
 #include "dist/comm.h"
 #include "dist/gradient_buckets.h"
 #include "dist/shard_layout.h"
+#include "io/async_checkpoint_writer.h"
 #include "io/checkpoint.h"
 #include "io/dataset_info.h"
 #include "io/file_ops.h"
@@ -74,6 +75,8 @@ class Trainer {
   std::vector<float> gather_moment(kernels::Tensor shard);
   double evaluate();
   void save_checkpoint();
+  // Waits for a background checkpoint write (checkpoint.async) and reports it; rethrows its error.
+  void finish_checkpoint_write();
   void log_step(double loss, std::optional<double> val_loss, double lr, double step_seconds);
   void write_summary(double loss, std::optional<double> val_loss);
   bool leader() const { return comm_->rank() == 0; }
@@ -101,6 +104,7 @@ class Trainer {
   double grad_norm_ = 0;
   double comm_wait_seconds_ = 0;
   int64_t last_checkpoint_step_ = -1;
+  io::AsyncCheckpointWriter checkpoint_writer_;  // rank 0, checkpoint.async only
 };
 
 void Trainer::set_up() {
@@ -275,23 +279,35 @@ void Trainer::save_checkpoint() {
   if (!leader()) return;
   state_.wall_seconds = wall_at_start_ + seconds_since(start_);
   state_.world_size = comm_->world();
-  std::vector<float> params = download(*backend_, model_->params());
-  io::CheckpointContents contents;
-  contents.table = &model_->table();
-  contents.params = params.data();
+  finish_checkpoint_write();  // one write in flight: the previous one completes first
+  io::CheckpointSnapshot snapshot;
+  snapshot.run_dir = job_.run.dir;
+  snapshot.step = state_.step;
+  snapshot.table = model_->table();
+  snapshot.params = download(*backend_, model_->params());
+  const size_t count = snapshot.params.size();
   for (int r = 0; r < (sharded_ ? comm_->world() : 1); ++r) {  // one shard per owning rank
-    const dist::ShardLayout owned = sharded_ ? dist::shard_layout(params.size(), comm_->world(), r)
+    const dist::ShardLayout owned = sharded_ ? dist::shard_layout(count, comm_->world(), r)
                                              : shard_;
     if (owned.count() == 0) continue;
-    contents.optimizer.push_back(
-        {owned.begin, owned.count(), m.data() + owned.begin, v.data() + owned.begin});
+    snapshot.shards.emplace_back(owned.begin, owned.count());
   }
-  contents.state_toml = state_to_toml(state_, job_);
-  io::RetentionPolicy retention;
-  retention.keep_last = job_.checkpoint.keep_last;
-  retention.keep_every = job_.checkpoint.keep_every;
-  std::string folder = io::write_checkpoint(job_.run.dir, state_.step, contents, retention);
-  progress_->note("checkpoint " + folder);
+  snapshot.m = std::move(m);
+  snapshot.v = std::move(v);
+  snapshot.state_toml = state_to_toml(state_, job_);
+  snapshot.retention.keep_last = job_.checkpoint.keep_last;
+  snapshot.retention.keep_every = job_.checkpoint.keep_every;
+  if (job_.checkpoint.async) {
+    checkpoint_writer_.start(std::move(snapshot));  // training goes on while it is written
+  } else {
+    progress_->note("checkpoint " + io::write_snapshot(snapshot));
+  }
+}
+
+void Trainer::finish_checkpoint_write() {
+  if (std::optional<std::string> folder = checkpoint_writer_.wait()) {
+    progress_->note("checkpoint " + *folder);
+  }
 }
 
 bool Trainer::stop_requested() {
@@ -384,6 +400,7 @@ int Trainer::run() {
   while (state_.step < job_.train.steps) {
     if (stop_requested() || (options_.stop_at > 0 && state_.step >= options_.stop_at)) {
       save_checkpoint();
+      finish_checkpoint_write();
       progress_->note("stopped on request at step " + std::to_string(state_.step) +
                       "; run again to resume");
       return kExitStopped;
@@ -391,7 +408,10 @@ int Trainer::run() {
     const auto t0 = std::chrono::steady_clock::now();
     const double lr = learning_rate(job_, state_.step);
     loss = train_step(state_.step);
-    if (!std::isfinite(loss) || !std::isfinite(grad_norm_)) return kExitNonFinite;
+    if (!std::isfinite(loss) || !std::isfinite(grad_norm_)) {
+      finish_checkpoint_write();  // the last good checkpoint is complete before we exit
+      return kExitNonFinite;
+    }
     state_.step += 1;
     state_.tokens += sequences_per_step_ * job_.data.seq_len;
     state_.flops += flops_per_sequence_ * double(sequences_per_step_);
@@ -405,6 +425,7 @@ int Trainer::run() {
     }
   }
   if (!val_loss) val_loss = evaluate();
+  finish_checkpoint_write();
   write_summary(loss, val_loss);
   comm_->barrier();
   return 0;
