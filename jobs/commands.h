@@ -17,6 +17,8 @@ void add_train_command(CLI::App& app);
 void add_sample_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_fit_command(CLI::App& app);   // `molt fit`, in cmd_fit.cpp
+void add_plot_command(CLI::App& app);  // `molt plot`, in cmd_plot.cpp
 void add_plan_command(CLI::App& app);
 void add_bench_model_command(CLI::App& bench);  // `molt bench model`, in bench_model.cpp
 

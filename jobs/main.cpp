@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   molt::add_sample_command(app);
   molt::add_inspect_command(app);
   molt::add_bench_command(app);
+  molt::add_fit_command(app);
+  molt::add_plot_command(app);
   molt::add_plan_command(app);
   try {
     app.parse(argc, argv);
