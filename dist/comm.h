@@ -39,6 +39,9 @@ class Comm {
 
   // Starts an in-place sum of an f32 buffer over all ranks.
   virtual std::unique_ptr<PendingReduction> start_sum(kernels::Tensor buffer) = 0;
+  // Same, but only rank `root` receives the sum (ZeRO-1: the owner of that slice); the
+  // other ranks' buffers are left unspecified.
+  virtual std::unique_ptr<PendingReduction> start_sum_to(kernels::Tensor buffer, int root) = 0;
   // ZeRO-1: `full` is cut into world chunks of `chunk` elements, the last ones short when
   // full.count < world·chunk (see ShardLayout); afterwards chunk r of rank r holds the sum
   // of everyone's chunk r. The rest of `full` is left unspecified.
@@ -61,8 +64,8 @@ class Comm {
 //
 // Testing aid: when the environment variable MOLT_FAULT_INJECT is set, e.g.
 //   MOLT_FAULT_INJECT=comm_fail_at=3:rank=1
-// the Comm of rank 1 throws CommFault at its 3rd gradient reduction (start_sum or
-// reduce_scatter_sum), as a failing network or device would; the job must then end on
+// the Comm of rank 1 throws CommFault at its 3rd gradient reduction (start_sum,
+// start_sum_to or reduce_scatter_sum), as a failing network or device would; the job must then end on
 // every rank with that rank's message. rank defaults to 0. Never set it in real runs.
 std::unique_ptr<Comm> make_world_comm(kernels::Backend& backend);
 

@@ -51,6 +51,10 @@ class FaultInjectingComm final : public Comm {
     count_reduction();
     return inner_->start_sum(buffer);
   }
+  std::unique_ptr<PendingReduction> start_sum_to(kernels::Tensor buffer, int root) override {
+    count_reduction();
+    return inner_->start_sum_to(buffer, root);
+  }
   void reduce_scatter_sum(kernels::Tensor full, size_t chunk) override {
     count_reduction();
     inner_->reduce_scatter_sum(full, chunk);

@@ -2,8 +2,9 @@
 // can swap). make_world_comm() wraps the real Comm in it only when MOLT_FAULT_INJECT is set.
 //
 // MOLT_FAULT_INJECT holds `key=value` pairs separated by ':'
-//   comm_fail_at=N   the Nth gradient reduction (start_sum or reduce_scatter_sum, counted
-//                    from 1) throws CommFault instead of communicating
+//   comm_fail_at=N   the Nth gradient reduction (start_sum, start_sum_to or
+//                    reduce_scatter_sum, counted from 1) throws CommFault instead of
+//                    communicating
 //   rank=R           only rank R fails (default 0); the other ranks behave normally
 // A malformed value is a UserError naming the variable.
 #pragma once

@@ -5,19 +5,27 @@
 
 namespace molt::dist {
 
-GradientBuckets::GradientBuckets(Comm& comm, kernels::Tensor grads, size_t bucket_bytes)
+GradientBuckets::GradientBuckets(Comm& comm, kernels::Tensor grads, size_t bucket_bytes,
+                                 size_t shard_chunk)
     : comm_(comm), grads_(grads) {
   const size_t per_bucket = std::max<size_t>(1, bucket_bytes / sizeof(float));
-  for (size_t begin = 0; begin < grads.count; begin += per_bucket) {
+  for (size_t begin = 0; begin < grads.count;) {
     Bucket bucket;
     bucket.begin = begin;
     bucket.end = std::min(grads.count, begin + per_bucket);
+    if (shard_chunk > 0) {
+      const size_t owner = begin / shard_chunk;
+      bucket.owner = static_cast<int>(owner);
+      bucket.end = std::min(bucket.end, (owner + 1) * shard_chunk);
+    }
+    begin = bucket.end;
     buckets_.push_back(std::move(bucket));
   }
 }
 
 void GradientBuckets::start(Bucket& bucket) {
-  bucket.pending = comm_.start_sum(grads_.slice(bucket.begin, bucket.end - bucket.begin));
+  kernels::Tensor slice = grads_.slice(bucket.begin, bucket.end - bucket.begin);
+  bucket.pending = bucket.owner < 0 ? comm_.start_sum(slice) : comm_.start_sum_to(slice, bucket.owner);
 }
 
 void GradientBuckets::ready(size_t begin, size_t end) {

@@ -9,6 +9,11 @@
 //
 // With accumulation, only the last micro-step's backward reports ranges, so only it
 // communicates.
+//
+// ZeRO-1 (shard_chunk > 0): rank r needs the sum of its shard [r·chunk, (r+1)·chunk) only.
+// Buckets are also cut at shard boundaries, and each is summed to its owner alone
+// (start_sum_to) — together a reduce-scatter, but overlapped with backward like the
+// all-reduce.
 #pragma once
 
 #include <cstddef>
@@ -21,7 +26,7 @@ namespace molt::dist {
 
 class GradientBuckets {
  public:
-  GradientBuckets(Comm& comm, kernels::Tensor grads, size_t bucket_bytes);
+  GradientBuckets(Comm& comm, kernels::Tensor grads, size_t bucket_bytes, size_t shard_chunk = 0);
 
   // [begin, end) of the gradient buffer is final for this step.
   void ready(size_t begin, size_t end);
@@ -36,6 +41,7 @@ class GradientBuckets {
   struct Bucket {
     size_t begin = 0, end = 0;
     size_t reported = 0;
+    int owner = -1;  // ZeRO-1: the rank whose shard holds the bucket; -1 = all ranks
     std::unique_ptr<PendingReduction> pending;
   };
   void start(Bucket& bucket);

@@ -29,7 +29,8 @@ void check(int code, const char* what) {
 
 class MpiReduction final : public PendingReduction {
  public:
-  MpiReduction(kernels::Backend& backend, kernels::Tensor buffer, bool staged)
+  // root < 0: every rank receives the sum (Iallreduce); else only `root` does (Ireduce).
+  MpiReduction(kernels::Backend& backend, kernels::Tensor buffer, bool staged, int root, int rank)
       : backend_(backend), buffer_(buffer), staged_(staged) {
     float* data = buffer.f32();
     if (staged_) {
@@ -37,9 +38,20 @@ class MpiReduction final : public PendingReduction {
       backend_.download(host_.data(), buffer);
       data = host_.data();
     }
-    check(MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(buffer.count), MPI_FLOAT, MPI_SUM,
-                         MPI_COMM_WORLD, &request_),
-          "Iallreduce");
+    const int count = static_cast<int>(buffer.count);
+    if (root < 0) {
+      check(MPI_Iallreduce(MPI_IN_PLACE, data, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                           &request_),
+            "Iallreduce");
+    } else if (root == rank) {
+      check(MPI_Ireduce(MPI_IN_PLACE, data, count, MPI_FLOAT, MPI_SUM, root, MPI_COMM_WORLD,
+                        &request_),
+            "Ireduce");
+    } else {
+      check(MPI_Ireduce(data, nullptr, count, MPI_FLOAT, MPI_SUM, root, MPI_COMM_WORLD,
+                        &request_),
+            "Ireduce");
+    }
   }
   ~MpiReduction() override {
     // While an error unwinds, the other ranks may never join this collective: waiting would
@@ -101,7 +113,10 @@ class MpiComm final : public Comm {
   int local_world() const override { return local_world_; }
 
   std::unique_ptr<PendingReduction> start_sum(kernels::Tensor buffer) override {
-    return std::make_unique<MpiReduction>(backend_, buffer, staged_);
+    return std::make_unique<MpiReduction>(backend_, buffer, staged_, -1, rank_);
+  }
+  std::unique_ptr<PendingReduction> start_sum_to(kernels::Tensor buffer, int root) override {
+    return std::make_unique<MpiReduction>(backend_, buffer, staged_, root, rank_);
   }
 
   void reduce_scatter_sum(kernels::Tensor full, size_t chunk) override {

@@ -124,7 +124,8 @@ void Trainer::set_up() {
                     : dist::shard_layout(model_->params().count, 1, 0);
   optimizer_ = std::make_unique<AdamW>(*backend_, model_->table(), shard_.begin, shard_.end);
   const auto bucket_bytes = static_cast<size_t>(job_.dist.bucket_mb * double(1 << 20));
-  buckets_ = std::make_unique<dist::GradientBuckets>(*comm_, model_->grads(), bucket_bytes);
+  buckets_ = std::make_unique<dist::GradientBuckets>(*comm_, model_->grads(), bucket_bytes,
+                                                     sharded_ ? shard_.chunk : 0);
 
   io::LoaderOptions loader;
   loader.dataset_dir = job_.data.dataset;
@@ -197,9 +198,7 @@ double Trainer::train_step(int64_t step) {
   double loss_sum = 0;
   for (int m = 0; m < accum_; ++m) {
     model::GradsReadyHook hook;
-    if (m == accum_ - 1 && !sharded_) {
-      hook = [this](size_t begin, size_t end) { buckets_->ready(begin, end); };
-    }
+    if (m == accum_ - 1) hook = [this](size_t begin, size_t end) { buckets_->ready(begin, end); };
     loss_sum += model_->forward_backward(batches[m], grad_scale, hook);
   }
   grad_norm_ = reduce_gradients();
@@ -232,16 +231,11 @@ double Trainer::train_step(int64_t step) {
 }
 
 double Trainer::reduce_gradients() {
-  if (!sharded_) {
-    buckets_->finish();
-    comm_wait_seconds_ += buckets_->last_wait_seconds();
-    return std::sqrt(backend_->sum_of_squares(model_->grads()));
-  }
-  // ZeRO-1: after the reduce-scatter only this rank's shard holds summed gradients;
+  buckets_->finish();
+  comm_wait_seconds_ += buckets_->last_wait_seconds();
+  if (!sharded_) return std::sqrt(backend_->sum_of_squares(model_->grads()));
+  // ZeRO-1: the buckets summed each shard to its owner only (a reduce-scatter);
   // |g|² = Σ over ranks of |g_shard|².
-  const auto t0 = std::chrono::steady_clock::now();
-  comm_->reduce_scatter_sum(model_->grads(), shard_.chunk);
-  comm_wait_seconds_ += seconds_since(t0);
   double squares = backend_->sum_of_squares(model_->grads().slice(shard_.begin, shard_.count()));
   comm_->sum(&squares, 1);
   return std::sqrt(squares);

@@ -1,7 +1,8 @@
 // GradientBuckets contracts, over a recording Comm: a bucket's sum starts the moment its
 // last element is reported (so communication overlaps the rest of backward), in-flight sums
 // are polled on every report (MPI progresses only inside calls), finish() starts what was
-// never reported and waits for everything, and a group of one communicates nothing.
+// never reported and waits for everything, ZeRO-1 buckets stay inside one shard and go to
+// its owner, and a group of one communicates nothing.
 #include "dist/gradient_buckets.h"
 
 #include <gtest/gtest.h>
@@ -40,6 +41,12 @@ class RecordingComm final : public Comm {
   std::unique_ptr<PendingReduction> start_sum(kernels::Tensor buffer) override {
     const size_t begin = static_cast<size_t>(buffer.f32() - base_);
     log.events.push_back("start " + std::to_string(begin) + " " + std::to_string(buffer.count));
+    return std::make_unique<RecordingReduction>(log, begin);
+  }
+  std::unique_ptr<PendingReduction> start_sum_to(kernels::Tensor buffer, int root) override {
+    const size_t begin = static_cast<size_t>(buffer.f32() - base_);
+    log.events.push_back("start " + std::to_string(begin) + " " + std::to_string(buffer.count) +
+                         " to " + std::to_string(root));
     return std::make_unique<RecordingReduction>(log, begin);
   }
   void reduce_scatter_sum(kernels::Tensor, size_t) override {}
@@ -95,6 +102,20 @@ TEST(GradientBuckets, ResetsAfterFinishSoTheNextStepStartsAgain) {
   comm.log.events.clear();
   buckets.ready(8, 10);
   EXPECT_EQ(comm.log.events.front(), "start 8 2");
+}
+
+TEST(GradientBuckets, ShardedBucketsStopAtShardBoundariesAndGoToTheirOwner) {
+  Grads grads;  // 10 elements, 3 ranks: shards [0,4) [4,8) [8,10)
+  RecordingComm comm(3, grads.host.data());
+  GradientBuckets buckets(comm, grads.tensor, 3 * sizeof(float), 4);
+  EXPECT_EQ(buckets.bucket_count(), 5u);  // [0,3) [3,4) [4,7) [7,8) [8,10)
+  buckets.ready(7, 10);
+  EXPECT_EQ(comm.log.events[0], "start 7 1 to 1");
+  EXPECT_EQ(comm.log.events[1], "start 8 2 to 2");
+  buckets.ready(0, 7);
+  EXPECT_EQ(comm.log.events[4], "start 0 3 to 0");
+  EXPECT_EQ(comm.log.events[5], "start 3 1 to 0");
+  EXPECT_EQ(comm.log.events[6], "start 4 3 to 1");
 }
 
 TEST(GradientBuckets, AGroupOfOneCommunicatesNothing) {
