@@ -30,6 +30,8 @@ struct ModelSection {
   int64_t n_layer = 0;
   int64_t n_head = 0;
   int64_t d_ff = 0;  // 0 = from the preset, else 4·d_model
+  int64_t d_kv = 0;             // encdec head dim; 0 = from the preset, else d_model/n_head
+  int64_t n_decoder_layer = 0;  // encdec decoder blocks; 0 = n_layer
 };
 
 struct DataSection {

@@ -2,6 +2,7 @@
 
 #include "kernels/error.h"
 #include "model/gpt2.h"
+#include "model/t5.h"
 
 namespace molt {
 
@@ -17,14 +18,29 @@ std::unique_ptr<kernels::Backend> make_backend(const JobConfig& config) {
                   "\" is not available in this build of molt (backends: cpu)");
 }
 
+namespace {
+
+int resolved_vocab(const JobConfig& config, int64_t dataset_vocab) {
+  const int vocab =
+      static_cast<int>(config.model.vocab_size ? config.model.vocab_size : dataset_vocab);
+  if (vocab < dataset_vocab) {
+    throw UserError("model.vocab_size (" + std::to_string(vocab) +
+                    ") is smaller than the dataset's vocabulary (" + std::to_string(dataset_vocab) +
+                    ")");
+  }
+  return vocab;
+}
+
+}  // namespace
+
 model::GPT2Config decoder_config(const JobConfig& config, int64_t dataset_vocab) {
   const ModelSection& m = config.model;
   model::GPT2Config c;
   if (!m.preset.empty()) {
     c = model::gpt2_preset(m.preset);
   } else {
-    for (auto [key, value] : {std::pair{"d_model", m.d_model}, {"n_layer", m.n_layer},
-                              {"n_head", m.n_head}}) {
+    for (auto [key, value] :
+         {std::pair{"d_model", m.d_model}, {"n_layer", m.n_layer}, {"n_head", m.n_head}}) {
       if (value == 0) {
         throw UserError(std::string("model.") + key + " is required when model.preset is not set");
       }
@@ -37,12 +53,7 @@ model::GPT2Config decoder_config(const JobConfig& config, int64_t dataset_vocab)
   if (m.d_ff) c.d_ff = static_cast<int>(m.d_ff);
   if (m.n_ctx) c.n_ctx = static_cast<int>(m.n_ctx);
   if (c.n_ctx == 0) c.n_ctx = static_cast<int>(config.data.seq_len);
-  c.vocab_size = static_cast<int>(m.vocab_size ? m.vocab_size : dataset_vocab);
-  if (c.vocab_size < dataset_vocab) {
-    throw UserError("model.vocab_size (" + std::to_string(c.vocab_size) +
-                    ") is smaller than the dataset's vocabulary (" + std::to_string(dataset_vocab) +
-                    ")");
-  }
+  c.vocab_size = resolved_vocab(config, dataset_vocab);
   if (config.data.seq_len > c.n_ctx) {
     throw UserError("data.seq_len (" + std::to_string(config.data.seq_len) +
                     ") is longer than model.n_ctx (" + std::to_string(c.n_ctx) + ")");
@@ -51,7 +62,57 @@ model::GPT2Config decoder_config(const JobConfig& config, int64_t dataset_vocab)
   return c;
 }
 
+model::T5Config encdec_config(const JobConfig& config, int64_t dataset_vocab) {
+  const ModelSection& m = config.model;
+  model::T5Config c;
+  if (!m.preset.empty()) {
+    c = model::t5_preset(m.preset);
+  } else {
+    for (auto [key, value] : {std::pair{"d_model", m.d_model},
+                              {"n_layer", m.n_layer},
+                              {"n_head", m.n_head},
+                              {"d_ff", m.d_ff}}) {
+      if (value == 0) {
+        throw UserError(std::string("model.") + key + " is required when model.preset is not set");
+      }
+    }
+    c.d_kv = 0;
+    c.n_decoder_layer = 0;
+  }
+  if (m.d_model) c.d_model = static_cast<int>(m.d_model);
+  if (m.n_layer) c.n_encoder_layer = c.n_decoder_layer = static_cast<int>(m.n_layer);
+  if (m.n_decoder_layer) c.n_decoder_layer = static_cast<int>(m.n_decoder_layer);
+  if (m.n_head) c.n_head = static_cast<int>(m.n_head);
+  if (m.d_ff) c.d_ff = static_cast<int>(m.d_ff);
+  if (m.d_kv) c.d_kv = static_cast<int>(m.d_kv);
+  if (c.d_kv == 0) {
+    if (c.n_head <= 0 || c.d_model % c.n_head != 0) {
+      throw UserError("model.d_kv is required when d_model is not a multiple of n_head");
+    }
+    c.d_kv = c.d_model / c.n_head;
+  }
+  if (m.n_ctx) {
+    throw UserError(
+        "model.n_ctx does not apply to model.family = \"encdec\" (relative "
+        "positions have no context limit); leave it 0");
+  }
+  c.vocab_size = resolved_vocab(config, dataset_vocab);
+  model::validate(c);
+  return c;
+}
+
 void resolve_model_shape(JobConfig& config, int64_t dataset_vocab) {
+  if (config.model.family == "encdec") {
+    model::T5Config c = encdec_config(config, dataset_vocab);
+    config.model.vocab_size = c.vocab_size;
+    config.model.d_model = c.d_model;
+    config.model.n_layer = c.n_encoder_layer;
+    config.model.n_decoder_layer = c.n_decoder_layer;
+    config.model.n_head = c.n_head;
+    config.model.d_kv = c.d_kv;
+    config.model.d_ff = c.d_ff;
+    return;
+  }
   if (config.model.family != "decoder") return;
   model::GPT2Config c = decoder_config(config, dataset_vocab);
   config.model.vocab_size = c.vocab_size;
@@ -67,8 +128,11 @@ std::unique_ptr<model::LanguageModel> make_model(const JobConfig& config, int64_
   if (config.model.family == "decoder") {
     return std::make_unique<model::GPT2>(decoder_config(config, dataset_vocab), backend);
   }
+  if (config.model.family == "encdec") {
+    return std::make_unique<model::T5>(encdec_config(config, dataset_vocab), backend);
+  }
   throw UserError("model.family = \"" + config.model.family +
-                  "\" is not available in this build of molt (families: decoder)");
+                  "\" is not available in this build of molt (families: decoder, encdec)");
 }
 
 }  // namespace molt

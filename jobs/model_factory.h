@@ -7,6 +7,7 @@
 #include "kernels/backend.h"
 #include "model/gpt2_config.h"
 #include "model/language_model.h"
+#include "model/t5_config.h"
 
 namespace molt {
 
@@ -16,6 +17,10 @@ std::unique_ptr<kernels::Backend> make_backend(const JobConfig& config);
 // The decoder shape: the preset (if any), then every non-zero model.* key on top.
 // vocab_size 0 takes the dataset's; n_ctx 0 takes the preset's, else data.seq_len.
 model::GPT2Config decoder_config(const JobConfig& config, int64_t dataset_vocab);
+
+// The encoder-decoder shape, the same way: preset, then non-zero model.* keys (n_layer is
+// the encoder depth, n_decoder_layer the decoder's, 0 = n_layer; d_kv 0 = d_model/n_head).
+model::T5Config encdec_config(const JobConfig& config, int64_t dataset_vocab);
 
 // Writes the resolved shape (preset and defaults applied, vocab from the dataset) back into
 // config.model, so run.toml and checkpoints rebuild the same model without the dataset.

@@ -98,6 +98,7 @@ class Trainer {
   std::unique_ptr<ProgressPrinter> progress_;
   int accum_ = 1;
   int64_t sequences_per_step_ = 0;
+  int64_t tokens_per_sequence_ = 0;  // dataset tokens an example consumes (objective.h)
   double flops_per_sequence_ = 0;
   RunState state_;
   double wall_at_start_ = 0;  // wall seconds of earlier runs (from the checkpoint)
@@ -117,8 +118,10 @@ void Trainer::set_up() {
   resolve_model_shape(job_, dataset_.vocab_size);  // run.toml and checkpoints say the real shape
   accum_ = accum_steps(job_, comm_->world());
   sequences_per_step_ = job_.batch.global_batch;
-  flops_per_sequence_ = model_->training_flops_per_example(int(job_.data.seq_len),
-                                                           int(job_.data.seq_len));
+  const ExampleShape example = example_shape(job_);
+  tokens_per_sequence_ = example.window_tokens - 1;  // new tokens per window (windows share one)
+  flops_per_sequence_ = model_->training_flops_per_example(example.input_tokens,
+                                                           example.target_tokens);
   sharded_ = job_.dist.shard_optimizer && comm_->world() > 1;
   shard_ = sharded_ ? dist::shard_layout(model_->params().count, comm_->world(), comm_->rank())
                     : dist::shard_layout(model_->params().count, 1, 0);
@@ -129,7 +132,7 @@ void Trainer::set_up() {
 
   io::LoaderOptions loader;
   loader.dataset_dir = job_.data.dataset;
-  loader.seq_len = static_cast<int>(job_.data.seq_len);
+  loader.seq_len = raw_window_tokens(job_) - 1;
   loader.seed = static_cast<uint64_t>(job_.run.seed);
   loader.rank = comm_->rank();
   loader.world = comm_->world();
@@ -188,7 +191,7 @@ double Trainer::train_step(int64_t step) {
   for (int m = 0; m < accum_; ++m) {
     io::MicroBatch windows = train_loader_->next();
     int64_t first_sample = step * sequences_per_step_ + (m * world + rank) * b;
-    batches.push_back(make_batch(job_, windows, first_sample));
+    batches.push_back(make_batch(job_, dataset_, windows, first_sample));
     counted += static_cast<double>(batches.back().counted_targets());
   }
   comm_->sum(&counted, 1);
@@ -257,7 +260,8 @@ double Trainer::evaluate() {
   const int batches = static_cast<int>(job_.eval.batches) * accum_;
   for (int i = 0; i < batches; ++i) {
     io::MicroBatch windows = val_loader_->next();
-    model::TokenBatch batch = make_batch(job_, windows, windows.step * sequences_per_step_);
+    model::TokenBatch batch =
+        make_batch(job_, dataset_, windows, windows.step * sequences_per_step_);
     sums[0] += model_->forward_backward(batch, 0.0f, {});
     sums[1] += static_cast<double>(batch.counted_targets());
   }
@@ -315,7 +319,7 @@ void Trainer::log_step(double loss, std::optional<double> val_loss, double lr,
   const int64_t step = state_.step;
   const bool permanent = job_.log.every > 0 && (step % job_.log.every == 0 ||
                                                 step == job_.train.steps || val_loss);
-  const double tokens_per_step = double(sequences_per_step_) * double(job_.data.seq_len);
+  const double tokens_per_step = double(sequences_per_step_) * double(tokens_per_sequence_);
   StepReport report;
   report.step = step;
   report.total_steps = job_.train.steps;
@@ -351,7 +355,7 @@ void Trainer::write_summary(double loss, std::optional<double> val_loss) {
       {"N_nonembed", counts.non_embedding},
       {"D", state_.tokens},
       {"C", state_.flops},
-      {"flops_per_token", flops_per_sequence_ / double(job_.data.seq_len)},
+      {"flops_per_token", flops_per_sequence_ / double(tokens_per_sequence_)},
       {"flops_formula", "see model/flops.h"},
       {"steps", state_.step},
       {"seq_len", job_.data.seq_len},
@@ -407,7 +411,7 @@ int Trainer::run() {
       return kExitNonFinite;
     }
     state_.step += 1;
-    state_.tokens += sequences_per_step_ * job_.data.seq_len;
+    state_.tokens += sequences_per_step_ * tokens_per_sequence_;
     state_.flops += flops_per_sequence_ * double(sequences_per_step_);
     const double step_seconds = seconds_since(t0);
     val_loss.reset();
