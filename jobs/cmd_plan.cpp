@@ -13,8 +13,9 @@
 //    ends, so the exposed communication is
 //        T_exposed = max(T_comm / k, T_comm − f·S·(k−1)/k)
 //    and the step takes S + T_exposed; efficiency = S / (S + T_exposed).
-//  * ZeRO-1 moves the same bytes (reduce-scatter + all-gather = one all-reduce) but molt does
-//    both after backward, so nothing is hidden: S + T_comm.
+//  * ZeRO-1 moves the same bytes (reduce-scatter + all-gather = one all-reduce). The
+//    reduce-scatter half (T_comm/2) overlaps backward like the all-reduce, but the all-gather
+//    half can only follow the optimizer step: S + T_exposed(T_comm/2) + T_comm/2.
 //  * Not modelled: stragglers, congestion, data loading, the optimizer step, and NCCL's
 //    tree algorithms (whose latency grows as log W rather than W).
 #include <cmath>
@@ -55,10 +56,13 @@ PlanRow plan_row(const PlanInputs& in, int world) {
   row.comm_seconds = 2 * (w - 1) / w * bytes / (in.bandwidth_gbs * 1e9) +
                      buckets * 2 * (w - 1) * in.latency_us * 1e-6;
   const double hidden_under = in.backward_fraction * in.step_seconds * (buckets - 1) / buckets;
-  const double exposed = std::max(row.comm_seconds / buckets, row.comm_seconds - hidden_under);
-  row.step_seconds = in.step_seconds + exposed;
+  auto exposed = [&](double comm_seconds) {
+    return std::max(comm_seconds / buckets, comm_seconds - hidden_under);
+  };
+  row.step_seconds = in.step_seconds + exposed(row.comm_seconds);
   row.efficiency = in.step_seconds / row.step_seconds;
-  row.zero1_efficiency = in.step_seconds / (in.step_seconds + row.comm_seconds);
+  const double half = row.comm_seconds / 2;  // reduce-scatter overlapped, all-gather not
+  row.zero1_efficiency = in.step_seconds / (in.step_seconds + exposed(half) + half);
   return row;
 }
 
@@ -78,8 +82,8 @@ void print_plan(const PlanInputs& in) {
               in.step_seconds, 100 * in.backward_fraction, in.bandwidth_gbs, in.latency_us);
   std::printf("  assumptions: weak scaling (same micro-batch per GPU), ring all-reduce "
               "2(W-1)/W*bytes/bandwidth + buckets*2(W-1)*latency,\n"
-              "  overlapped with backward except the last bucket; ZeRO-1 communicates after "
-              "backward (no overlap)\n\n");
+              "  overlapped with backward except the last bucket; ZeRO-1: the reduce-scatter "
+              "half overlaps, the all-gather half follows the optimizer step\n\n");
   std::printf("%8s %12s %12s %12s %12s\n", "GPUs", "comm_s", "step_s", "efficiency",
               "zero1_eff");
   for (int world : in.worlds) {
