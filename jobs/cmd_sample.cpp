@@ -1,4 +1,11 @@
 // `molt sample`: text from a checkpoint, through the run's tokenizer and a KV cache.
+//
+// decoder: the prompt (after an EOS, "start of a document") is continued.
+// encdec: the prompt is encoded once and the decoder writes from the start token. A model
+// trained with span corruption is asked to fill in what follows the prompt: the encoder
+// reads `prompt <sentinel 0> EOS` and the text printed is what the decoder writes after
+// sentinel 0, up to the next sentinel or EOS. A prefix-LM model continues the prompt.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -9,6 +16,7 @@
 #include "jobs/run_state.h"
 #include "kernels/error.h"
 #include "model/gpt2.h"
+#include "model/t5.h"
 
 namespace molt {
 namespace fs = std::filesystem;
@@ -36,7 +44,8 @@ std::string checkpoint_folder(const std::string& path) {
 void run_sample(const SampleArgs& args) {
   const std::string folder = checkpoint_folder(args.checkpoint);
   const std::string run_dir = fs::path(folder).parent_path().parent_path().string();
-  std::string tokenizer_path = args.tokenizer.empty() ? run_dir + "/tokenizer.model" : args.tokenizer;
+  std::string tokenizer_path =
+      args.tokenizer.empty() ? run_dir + "/tokenizer.model" : args.tokenizer;
   if (!fs::exists(tokenizer_path)) {
     throw UserError("no tokenizer at " + tokenizer_path + " (give one with --tokenizer)");
   }
@@ -52,26 +61,41 @@ void run_sample(const SampleArgs& args) {
     std::fclose(f);
     parse_run_state(text, folder + "/state.toml", &job);
   }
-  if (job.model.family != "decoder") {
-    throw UserError("molt sample supports model.family = \"decoder\" in this build");
-  }
   job.run.device = "cpu";
   job.run.precision = "fp32";
   auto backend = make_backend(job);
-  model::GPT2 model(decoder_config(job, job.model.vocab_size), *backend);
-  io::LoadedCheckpoint checkpoint = io::read_checkpoint(folder, model.table());
-  backend->upload(model.params(), checkpoint.params.data());
-
-  // Documents are separated by EOS, so EOS first means "the start of a document".
-  std::vector<int32_t> prompt = {static_cast<int32_t>(tokenizer.eos_id())};
-  for (int32_t id : tokenizer.encode(args.prompt)) prompt.push_back(id);
   model::SamplingOptions sampling;
   sampling.temperature = args.temperature;
   sampling.top_k = args.top_k;
   model::TokenSampler sampler(args.seed);
-  std::vector<int32_t> out = model.generate(prompt, args.max_tokens, sampling,
-                                            static_cast<int32_t>(tokenizer.eos_id()), sampler);
-  if (!out.empty() && out.back() == tokenizer.eos_id()) out.pop_back();
+  const auto eos = static_cast<int32_t>(tokenizer.eos_id());
+  std::vector<int32_t> out;
+  if (job.model.family == "encdec") {
+    model::T5 model(encdec_config(job, job.model.vocab_size), *backend);
+    io::LoadedCheckpoint checkpoint = io::read_checkpoint(folder, model.table());
+    backend->upload(model.params(), checkpoint.params.data());
+    // Sentinels sit at the top of the vocabulary (model.vocab_size is the dataset's).
+    const auto sentinel0 = static_cast<int32_t>(job.model.vocab_size - 1);
+    const bool fill_in = job.data.objective == "span_corruption";
+    std::vector<int32_t> input = tokenizer.encode(args.prompt);
+    if (fill_in) input.push_back(sentinel0);
+    input.push_back(eos);
+    out = model.generate(input, args.max_tokens, sampling, eos, sampler);
+    if (fill_in && !out.empty() && out.front() == sentinel0) out.erase(out.begin());
+    // Sentinels are not tokenizer pieces: the text ends at the first one.
+    auto piece_end = std::find_if(out.begin(), out.end(),
+                                  [&](int32_t id) { return id >= tokenizer.piece_count(); });
+    out.erase(piece_end, out.end());
+  } else {
+    model::GPT2 model(decoder_config(job, job.model.vocab_size), *backend);
+    io::LoadedCheckpoint checkpoint = io::read_checkpoint(folder, model.table());
+    backend->upload(model.params(), checkpoint.params.data());
+    // Documents are separated by EOS, so EOS first means "the start of a document".
+    std::vector<int32_t> prompt = {eos};
+    for (int32_t id : tokenizer.encode(args.prompt)) prompt.push_back(id);
+    out = model.generate(prompt, args.max_tokens, sampling, eos, sampler);
+  }
+  if (!out.empty() && out.back() == eos) out.pop_back();
   std::printf("%s%s\n", args.prompt.c_str(), tokenizer.decode(out).c_str());
 }
 
