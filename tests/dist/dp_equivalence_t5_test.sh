@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Data-parallel equivalence for the encoder-decoder: 2 ranks x micro-batch 4 (and 2 ranks x
-# 2 x 2 accumulation steps) train the same tiny T5 as 1 rank x 8 on span corruption.
+# Data-parallel equivalence for the encoder-decoder: 2 ranks x micro-batch 4, 2 ranks x 2 x 2
+# accumulation steps, and 2 ranks x 4 with the ZeRO-1 sharded optimizer train the same tiny
+# T5 as 1 rank x 8 on span corruption.
 # Every run sees the same 8 examples per step (span corruption is a function of the global
 # sample index, not of the rank), so only the order of fp32 gradient sums differs. The
 # tolerances are the decoder's (dp_equivalence_test.sh): 2e-5 on every step's loss, 2e-4 on
@@ -16,13 +17,16 @@ job() {
 }
 "$MOLT_BIN" train $(job "$WORK/ref" --set batch.micro_batch=8) >/dev/null || fail "reference run failed"
 checked=0
-for micro in 4 2; do
-  run="$WORK/w2_b$micro"
-  mpirun --oversubscribe --bind-to none -np 2 "$MOLT_BIN" train $(job "$run" --set batch.micro_batch=$micro) \
-    >"$run.log" 2>&1 || { cat "$run.log"; fail "2 ranks x $micro: training failed"; }
+for case in 4:false 2:false 4:true; do
+  micro=${case%:*} shard=${case#*:} run="$WORK/w2_b${case/:/_shard_}"
+  mpirun --oversubscribe --bind-to none -np 2 "$MOLT_BIN" train \
+    $(job "$run" --set batch.micro_batch=$micro --set dist.shard_optimizer=$shard) \
+    >"$run.log" 2>&1 || { cat "$run.log"; fail "2 ranks x $micro (shard $shard): training failed"; }
   grep -q "2 rank(s) x $micro seq" "$run.log" || { cat "$run.log"; fail "not 2 ranks x $micro"; }
-  "$PY" "$MOLT_SOURCE_DIR/tests/dist/compare_runs.py" "$WORK/ref" "$run" 2e-5 2e-4 1 \
-    || fail "2 ranks x $micro differs from the single-rank run"
+  shards=1
+  [ "$shard" = true ] && shards=2
+  "$PY" "$MOLT_SOURCE_DIR/tests/dist/compare_runs.py" "$WORK/ref" "$run" 2e-5 2e-4 $shards \
+    || fail "2 ranks x $micro (shard $shard) differs from the single-rank run"
   checked=$((checked + 1))
 done
 echo "$checked passed, 0 failed"
