@@ -47,7 +47,7 @@ done
 real=$WORK/tmpfs
 mkdir -p "$real"
 if mount -t tmpfs -o size=2600k tmpfs "$real" 2>/dev/null; then
-  trap 'umount "$real" 2>/dev/null; [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
+  trap 'umount "$real" 2>/dev/null || true; [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
   expect_status 2 "$MOLT_BIN" train $(args "$real/run")
   grep -q "No space left\|cannot write\|HDF5" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "tmpfs: unclear message"; }
   grep -q "$real/run/checkpoints/step_00000010.tmp" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "tmpfs: message names no file"; }
