@@ -67,6 +67,7 @@ ShardReader::ShardReader(const std::string& path) : path_(path) {
   if (H5Fis_hdf5(path.c_str()) <= 0) {
     throw UserError(path + ": not an HDF5 file (expected a molt token shard)");
   }
+  file_bytes_ = std::filesystem::file_size(path);
   file_ = Hdf5Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (!file_.valid()) {
     throw UserError(path + ": cannot open HDF5 file (truncated or corrupt?)");
@@ -122,6 +123,17 @@ ShardReader::~ShardReader() {
   file_.reset();
 }
 
+void ShardReader::check_unchanged_on_disk() const {
+  std::error_code error;
+  const uintmax_t bytes = std::filesystem::file_size(path_, error);
+  if (error) throw UserError(path_ + ": token shard disappeared while being read");
+  if (bytes != file_bytes_) {
+    throw UserError(path_ + ": token shard changed size while being read (" +
+                    std::to_string(file_bytes_) + " bytes when opened, now " +
+                    std::to_string(bytes) + ")");
+  }
+}
+
 void ShardReader::read_tokens(uint64_t start, uint64_t count, int32_t* out) {
   if (start + count > token_count_ || start + count < start) {
     throw UserError(path_ + ": read of tokens [" + std::to_string(start) + ", " +
@@ -129,6 +141,7 @@ void ShardReader::read_tokens(uint64_t start, uint64_t count, int32_t* out) {
                     std::to_string(token_count_) + " tokens)");
   }
   if (count == 0) return;
+  check_unchanged_on_disk();
   raw_bytes_.resize(count * token_bytes_);
   {
     std::lock_guard<std::mutex> lock(hdf5_mutex());

@@ -42,6 +42,9 @@ class ShardReader {
   std::vector<uint64_t> read_document_offsets();
 
  private:
+  // Throws UserError when the file is gone or no longer has the size it had when opened.
+  void check_unchanged_on_disk() const;
+
   std::string path_;
   ShardHeader header_;
   Hdf5Handle file_;
@@ -50,6 +53,9 @@ class ShardReader {
   uint64_t token_count_ = 0;
   uint64_t document_count_ = 0;
   std::vector<uint8_t> raw_bytes_;  // reused across reads: no allocation per window
+  // Size on disk when opened. An open HDF5 file that is truncated underneath reads the
+  // missing bytes as zeros — valid token ids — so every read checks the size first.
+  uintmax_t file_bytes_ = 0;
 };
 
 }  // namespace molt::io

@@ -1,6 +1,7 @@
 // Contract: a bad shard fails at open or read with one UserError naming the file and the
 // problem: missing file, not HDF5, truncated HDF5, HDF5 that is not a molt shard, and a
-// token id >= vocab_size found while reading a window.
+// token id >= vocab_size found while reading a window, and a shard truncated or deleted
+// while a run has it open.
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
@@ -25,6 +26,29 @@ std::string write_good_shard(const testing::TempDir& tmp, int64_t vocab_size = 6
   writer.append_document(ids);
   writer.close();
   return path;
+}
+
+TEST(ShardReaderErrors, ShardTruncatedWhileOpenIsRefusedOnTheNextRead) {
+  // An open HDF5 file whose tail is cut off reads zeros, which are valid token ids: the
+  // reader must notice the change instead of training on them.
+  testing::TempDir tmp;
+  std::string path = write_good_shard(tmp);
+  ShardReader reader(path);
+  std::vector<int32_t> window(64);
+  reader.read_tokens(0, 64, window.data());
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
+  expect_user_error([&] { reader.read_tokens(64, 64, window.data()); },
+                    {"good.h5", "changed size while being read"});
+}
+
+TEST(ShardReaderErrors, ShardDeletedWhileOpenIsRefusedOnTheNextRead) {
+  testing::TempDir tmp;
+  std::string path = write_good_shard(tmp);
+  ShardReader reader(path);
+  std::vector<int32_t> window(64);
+  std::filesystem::remove(path);
+  expect_user_error([&] { reader.read_tokens(0, 64, window.data()); },
+                    {"good.h5", "disappeared"});
 }
 
 TEST(ShardReaderErrors, MissingFileIsNamed) {
