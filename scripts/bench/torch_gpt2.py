@@ -1,15 +1,26 @@
 """The peer for `molt bench model`: the same GPT-2 in PyTorch eager (torch.nn, fp32,
-scaled_dot_product_attention, AdamW), trained on random tokens, printing tokens/s.
+scaled_dot_product_attention where torch has it, AdamW), trained on random tokens, printing tokens/s.
 
 usage: torch_gpt2.py --d-model 256 --layers 4 --heads 4 --seq-len 256 --micro-batch 8
                      --vocab-size 8192 --steps 10 --warmup 2 --threads 2
 """
 import argparse
+import math
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+
+def causal_attention(q, k, v):
+    """The fused kernel where this torch has it (2.0+), else the same math in eager ops."""
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    T = q.shape[-2]
+    scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    mask = torch.ones(T, T, dtype=torch.bool).tril()
+    return scores.masked_fill(~mask, float("-inf")).softmax(-1) @ v
 
 
 class Block(nn.Module):
@@ -24,7 +35,7 @@ class Block(nn.Module):
         B, T, C = x.shape
         q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=-1)
         q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        y = causal_attention(q, k, v)
         x = x + self.c_proj(y.transpose(1, 2).reshape(B, T, C))
         return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
 
@@ -35,6 +46,13 @@ class GPT2(nn.Module):
         self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(n_ctx, d)
         self.blocks = nn.ModuleList(Block(d, heads) for _ in range(layers))
         self.ln_f = nn.LayerNorm(d)
+        # GPT-2's init, as molt's: N(0, 0.02), residual projections / sqrt(2 * layers).
+        for name, p in self.named_parameters():
+            if p.dim() >= 2:
+                std = 0.02 / math.sqrt(2 * layers) if name.endswith(("c_proj.weight", "mlp_proj.weight")) else 0.02
+                nn.init.normal_(p, 0.0, std)
+            elif name.endswith("bias"):
+                nn.init.zeros_(p)
 
     def forward(self, idx, targets):
         x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
@@ -71,8 +89,9 @@ def main():
     for _ in range(a.steps):
         loss = step()
     seconds = time.perf_counter() - t0
-    print(f"pytorch {torch.__version__} eager: {1e3 * seconds / a.steps:.1f} ms/step, loss {loss:.4f}, "
-          f"{torch.get_num_threads()} thread(s)")
+    attention = "sdpa" if hasattr(F, "scaled_dot_product_attention") else "matmul+softmax"
+    print(f"pytorch {torch.__version__} eager ({attention} attention): "
+          f"{1e3 * seconds / a.steps:.1f} ms/step, loss {loss:.4f}, {torch.get_num_threads()} thread(s)")
     print(f"tokens_per_s={a.steps * a.micro_batch * a.seq_len / seconds:.1f}")
 
 
