@@ -15,6 +15,7 @@ int& command_exit_status();
 void add_prep_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_sample_command(CLI::App& app);
+void add_eval_command(CLI::App& app);  // `molt eval`, in cmd_eval.cpp
 void add_export_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_bench_command(CLI::App& app);

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   molt::add_prep_command(app);
   molt::add_train_command(app);
   molt::add_sample_command(app);
+  molt::add_eval_command(app);
   molt::add_export_command(app);
   molt::add_inspect_command(app);
   molt::add_bench_command(app);

@@ -19,6 +19,7 @@
 #include "io/file_ops.h"
 #include "io/metrics.h"
 #include "io/token_loader.h"
+#include "jobs/evaluate.h"
 #include "jobs/lr_schedule.h"
 #include "jobs/model_factory.h"
 #include "jobs/objective.h"
@@ -130,18 +131,10 @@ void Trainer::set_up() {
   buckets_ = std::make_unique<dist::GradientBuckets>(*comm_, model_->grads(), bucket_bytes,
                                                      sharded_ ? shard_.chunk : 0);
 
-  io::LoaderOptions loader;
-  loader.dataset_dir = job_.data.dataset;
-  loader.seq_len = raw_window_tokens(job_) - 1;
-  loader.seed = static_cast<uint64_t>(job_.run.seed);
-  loader.rank = comm_->rank();
-  loader.world = comm_->world();
-  loader.micro_batch = static_cast<int>(job_.batch.micro_batch);
-  loader.accum_steps = accum_;
-  train_loader_ = std::make_unique<io::TokenLoader>(loader);
-  loader.split = "val";
-  loader.shuffle = false;
-  val_loader_ = std::make_unique<io::TokenLoader>(loader);
+  train_loader_ = std::make_unique<io::TokenLoader>(
+      training_loader_options(job_, comm_->rank(), comm_->world()));
+  val_loader_ = std::make_unique<io::TokenLoader>(
+      evaluation_loader_options(job_, "val", comm_->rank(), comm_->world()));
 }
 
 void Trainer::restore_or_initialize() {
@@ -255,16 +248,9 @@ std::vector<float> Trainer::gather_moment(kernels::Tensor shard) {
 }
 
 double Trainer::evaluate() {
-  val_loader_->seek(0);
-  double sums[2] = {0, 0};  // loss, counted targets
-  const int batches = static_cast<int>(job_.eval.batches) * accum_;
-  for (int i = 0; i < batches; ++i) {
-    io::MicroBatch windows = val_loader_->next();
-    model::TokenBatch batch =
-        make_batch(job_, dataset_, windows, windows.step * sequences_per_step_);
-    sums[0] += model_->forward_backward(batch, 0.0f, {});
-    sums[1] += static_cast<double>(batch.counted_targets());
-  }
+  const LossSums local =
+      evaluate_loss(job_, dataset_, *val_loader_, *model_, job_.eval.batches * accum_);
+  double sums[2] = {local.loss_nats, local.counted_targets};
   comm_->sum(sums, 2);
   return sums[0] / sums[1];
 }
