@@ -10,7 +10,14 @@ HfTensorLayout gpt2_hf_layout(const std::string& molt_name) {
   };
   bool conv1d = ends_with("attn.c_attn.weight") || ends_with("attn.c_proj.weight") ||
                 ends_with("mlp.c_fc.weight") || ends_with("mlp.c_proj.weight");
-  return {molt_name, conv1d};
+  return {molt_name, conv1d, {}};
+}
+
+HfTensorLayout t5_hf_layout(const std::string& molt_name) {
+  if (molt_name == "shared.weight") {
+    return {molt_name, false, {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"}};
+  }
+  return {molt_name, false, {}};
 }
 
 }  // namespace molt::model

@@ -1,15 +1,40 @@
 #!/usr/bin/env bash
-# molt export writes the Hugging Face GPT-2 layout: every tensor equals the checkpoint's
-# (Conv1D weights transposed), and the exported model recomputes the run's final validation
-# loss — with an independent torch GPT-2 that reads the HF layout here, and with
-# transformers' GPT2LMHeadModel wherever transformers is importable (skipped otherwise).
+# molt export writes the Hugging Face layout of both families (export_check.py):
+#  1. decoder: GPT2LMHeadModel names and tensors (Conv1D weights transposed); the exported
+#     model recomputes the run's final validation loss — with an independent torch GPT-2
+#     here, and with transformers' GPT2LMHeadModel wherever transformers is importable;
+#  2. encdec: a tiny-t5 run with span corruption; T5ForConditionalGeneration names and
+#     config.json; the independent torch T5 of tests/model/t5_oracle.py reading the export
+#     computes molt's loss on the batch `molt eval --dump-batch` wrote (and
+#     T5ForConditionalGeneration does too wherever transformers is importable);
+#  3. a path that is no checkpoint exits 2.
 source "$MOLT_SOURCE_DIR/tests/fixtures/common.sh"
 make_dataset "$WORK/data"
-"$MOLT_BIN" train $(tiny_job_args "$WORK/data" "$WORK/run" --set train.steps=10) >/dev/null
-"$MOLT_BIN" export "$WORK/run" "$WORK/hf" >/dev/null
-for f in model.safetensors config.json tokenizer.model; do
-  [ -e "$WORK/hf/$f" ] || fail "export lacks $f"
-done
+passed=0
+
+expect_files() {
+  for f in model.safetensors config.json tokenizer.model; do
+    [ -e "$1/$f" ] || fail "export $1 lacks $f"
+  done
+}
+
+"$MOLT_BIN" train $(tiny_job_args "$WORK/data" "$WORK/gpt" --set train.steps=10) >/dev/null
+"$MOLT_BIN" export "$WORK/gpt" "$WORK/hf-gpt" | grep -q GPT2LMHeadModel || fail "no GPT-2 export"
+expect_files "$WORK/hf-gpt"
+"$PY" "$MOLT_SOURCE_DIR/tests/io/export_check.py" gpt2 "$WORK/gpt" "$WORK/hf-gpt" "$WORK/data" ||
+  fail "the GPT-2 export does not match its run"
+passed=$((passed + 1))
+
+"$MOLT_BIN" train "$MOLT_SOURCE_DIR/jobs/examples/tiny-t5.toml" --set data.dataset="$WORK/data" \
+  --set run.dir="$WORK/t5" --set data.seq_len=32 --set eval.batches=2 --set train.steps=10 >/dev/null
+"$MOLT_BIN" export "$WORK/t5/checkpoints/step_00000010" "$WORK/hf-t5" |
+  grep -q T5ForConditionalGeneration || fail "no T5 export"
+expect_files "$WORK/hf-t5"
+"$MOLT_BIN" eval "$WORK/t5" --batches 1 --dump-batch "$WORK/t5-batch.h5" >/dev/null
+"$PY" "$MOLT_SOURCE_DIR/tests/io/export_check.py" t5 "$WORK/t5" "$WORK/hf-t5" "$WORK/t5-batch.h5" ||
+  fail "the T5 export does not match its run"
+passed=$((passed + 1))
+
 expect_status 2 "$MOLT_BIN" export "$WORK/nowhere" "$WORK/hf2"
-"$PY" "$MOLT_SOURCE_DIR/tests/io/export_check.py" "$WORK/run" "$WORK/hf" "$WORK/data"
-echo "1 passed, 0 failed"
+passed=$((passed + 1))
+echo "$passed passed, 0 failed"
