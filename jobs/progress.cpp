@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace molt {
 namespace {
@@ -32,7 +33,21 @@ std::string rate(double per_second) {
 
 }  // namespace
 
-ProgressPrinter::ProgressPrinter(bool enabled) : enabled_(enabled), tty_(isatty(STDOUT_FILENO)) {}
+namespace {
+
+// A terminal that will show a redrawn line. mpirun hands its ranks a pseudo-terminal even
+// when its own output goes to a file (a Slurm log), so under a launcher a rank cannot tell
+// and keeps to plain lines.
+bool interactive_terminal() {
+  for (const char* launcher_variable : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "SLURM_PROCID"}) {
+    if (std::getenv(launcher_variable)) return false;
+  }
+  return isatty(STDOUT_FILENO) != 0;
+}
+
+}  // namespace
+
+ProgressPrinter::ProgressPrinter(bool enabled) : enabled_(enabled), tty_(interactive_terminal()) {}
 
 std::string ProgressPrinter::format(const StepReport& r) const {
   char text[256];

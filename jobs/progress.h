@@ -2,7 +2,9 @@
 //
 // On a terminal, a status line is redrawn in place every step and a permanent line is
 // printed every log step; in a log file (Slurm, pipes) only the permanent lines appear, one
-// per log step, so logs stay readable and greppable. Only rank 0 prints.
+// per log step, so logs stay readable and greppable. Under mpirun or srun a rank's stdout
+// may be the launcher's pseudo-terminal even when the job's output goes to a file, so there
+// molt always prints plain lines. Only rank 0 prints.
 #pragma once
 
 #include <cstdint>

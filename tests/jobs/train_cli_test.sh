@@ -26,6 +26,12 @@ assert s["val_loss"] is not None
 print("run folder ok: loss", lines[0]["loss"], "->", lines[-1]["loss"])
 PY
 
+# Under mpirun the rank's stdout is a pseudo-terminal even when the job's output goes to a
+# file: the log must still hold plain lines only, no redrawn status line.
+mpirun -np 1 "$MOLT_BIN" train $(tiny_job_args "$WORK/data" "$WORK/mpi-run" --set train.steps=3) >"$WORK/mpi.log"
+grep -q "step 3/3 | loss" "$WORK/mpi.log" || fail "no progress line under mpirun"
+if grep -q $'\r' "$WORK/mpi.log"; then fail "carriage returns in a log written under mpirun"; fi
+
 # sample from the run (latest checkpoint), deterministic for a seed
 a=$("$MOLT_BIN" sample --checkpoint "$run" --prompt "The cat" --max-tokens 12 --seed 3)
 b=$("$MOLT_BIN" sample --checkpoint "$run" --prompt "The cat" --max-tokens 12 --seed 3)
