@@ -28,7 +28,7 @@ PY
 
 # Under mpirun the rank's stdout is a pseudo-terminal even when the job's output goes to a
 # file: the log must still hold plain lines only, no redrawn status line.
-mpirun -np 1 "$MOLT_BIN" train $(tiny_job_args "$WORK/data" "$WORK/mpi-run" --set train.steps=3) >"$WORK/mpi.log"
+mpirun -np 1 "$MOLT_BIN" train $(tiny_job_args "$WORK/data" "$WORK/mpi-run" --set train.steps=3 --set log.every=2) >"$WORK/mpi.log"
 grep -q "step 3/3 | loss" "$WORK/mpi.log" || fail "no progress line under mpirun"
 if grep -q $'\r' "$WORK/mpi.log"; then fail "carriage returns in a log written under mpirun"; fi
 
