@@ -3,6 +3,7 @@
 
 #include <toml++/toml.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -18,6 +19,7 @@ ConfigValue integer(int64_t v) { return ConfigValue{v}; }
 ConfigValue real(double v) { return ConfigValue{v}; }
 ConfigValue text(const char* v) { return ConfigValue{std::string(v)}; }
 ConfigValue flag(bool v) { return ConfigValue{v}; }
+ConfigValue no_entries() { return ConfigValue{StringMap{}}; }
 const std::optional<ConfigValue> kRequired = std::nullopt;
 
 const Bounds kAny{};
@@ -245,6 +247,13 @@ std::vector<KeySpec> build_schema() {
        kUnitOpenClosed,
        {},
        "wsd: fraction of steps spent decaying"},
+      {"schedule",
+       "decay_steps",
+       [](C& c) -> FieldRef { return &c.schedule.decay_steps; },
+       integer(0),
+       kNonNegative,
+       {},
+       "wsd: steps spent decaying (the last ones); 0 = decay_fraction of train.steps"},
 
       {"train",
        "steps",
@@ -268,6 +277,14 @@ std::vector<KeySpec> build_schema() {
        kPositive,
        {},
        "validation batches per evaluation"},
+      {"eval",
+       "sets",
+       [](C& c) -> FieldRef { return &c.eval.sets; },
+       no_entries(),
+       kAny,
+       {},
+       "extra validation sets, name = dataset folder, each logged as val/NAME (val split, else "
+       "train)"},
 
       {"checkpoint",
        "every",
@@ -320,6 +337,35 @@ std::vector<KeySpec> build_schema() {
        kAny,
        {},
        "ZeRO-1: each rank keeps 1/world of the AdamW state and updates only its shard"},
+
+      {"sweep",
+       "name",
+       [](C& c) -> FieldRef { return &c.sweep.name; },
+       text(""),
+       kAny,
+       {},
+       "the sweep this run belongs to (set by molt sweep); \"\" = none"},
+      {"sweep",
+       "budget",
+       [](C& c) -> FieldRef { return &c.sweep.budget; },
+       real(0),
+       kNonNegative,
+       {},
+       "IsoFLOP budget C of this run, copied to summary.json; 0 = none"},
+      {"sweep",
+       "trunk",
+       [](C& c) -> FieldRef { return &c.sweep.trunk; },
+       text(""),
+       kAny,
+       {},
+       "WSD branch: run folder of the constant-LR trunk it starts from; \"\" = none"},
+      {"sweep",
+       "branch_step",
+       [](C& c) -> FieldRef { return &c.sweep.branch_step; },
+       integer(0),
+       kNonNegative,
+       {},
+       "WSD branch: the trunk checkpoint step a fresh run starts from"},
   };
 }
 
@@ -354,6 +400,25 @@ const KeySpec* find_key_spec(const std::string& path) {
   for (const auto& spec : job_schema())
     if (spec.path() == path) return &spec;
   return nullptr;
+}
+
+const KeySpec* find_map_entry_spec(const std::string& path, std::string* name) {
+  for (const auto& spec : job_schema()) {
+    const std::string prefix = spec.path() + ".";
+    if (spec.kind() == ValueKind::string_map && path.size() > prefix.size() &&
+        path.compare(0, prefix.size(), prefix) == 0) {
+      *name = path.substr(prefix.size());
+      return &spec;
+    }
+  }
+  return nullptr;
+}
+
+bool valid_entry_name(const std::string& name) {
+  if (name.empty()) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+  return true;
 }
 
 std::vector<std::string> schema_sections() {
@@ -412,6 +477,12 @@ std::string format_toml_value(const ConfigValue& value) {
   if (auto* i = std::get_if<int64_t>(&value)) return std::to_string(*i);
   if (auto* d = std::get_if<double>(&value)) return format_float(*d);
   if (auto* b = std::get_if<bool>(&value)) return *b ? "true" : "false";
+  if (auto* map = std::get_if<StringMap>(&value)) {  // an inline table; names are bare keys
+    std::string out;
+    for (const auto& [name, text] : *map)
+      out += (out.empty() ? "{ " : ", ") + name + " = " + format_toml_value(ConfigValue{text});
+    return out.empty() ? "{}" : out + " }";
+  }
   std::ostringstream out;  // toml++ quotes and escapes strings
   out << toml::value<std::string>(std::get<std::string>(value));
   return out.str();

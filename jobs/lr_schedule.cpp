@@ -16,8 +16,11 @@ double cosine_rate(double lr, double lr_min, int64_t step, int64_t warmup, int64
   return lr_min + (lr - lr_min) * 0.5 * (1.0 + std::cos(kPi * progress));
 }
 
-double wsd_rate(double lr, double lr_min, int64_t step, int64_t steps, double decay_fraction) {
-  int64_t decay_steps = std::max<int64_t>(1, std::llround(decay_fraction * steps));
+double wsd_rate(double lr, double lr_min, int64_t step, int64_t steps, double decay_fraction,
+                int64_t fixed_decay_steps) {
+  int64_t decay_steps = fixed_decay_steps > 0
+                            ? std::min(fixed_decay_steps, steps)
+                            : std::max<int64_t>(1, std::llround(decay_fraction * steps));
   int64_t decay_start = steps - decay_steps;
   if (step < decay_start) return lr;
   double progress = static_cast<double>(step - decay_start + 1) / decay_steps;
@@ -35,7 +38,9 @@ double learning_rate(const JobConfig& config, int64_t step) {
   if (step < warmup) return lr * static_cast<double>(step + 1) / warmup;
   const std::string& kind = config.schedule.kind;
   if (kind == "cosine") return cosine_rate(lr, lr_min, step, warmup, steps);
-  if (kind == "wsd") return wsd_rate(lr, lr_min, step, steps, config.schedule.decay_fraction);
+  if (kind == "wsd")
+    return wsd_rate(lr, lr_min, step, steps, config.schedule.decay_fraction,
+                    config.schedule.decay_steps);
   return lr;
 }
 

@@ -9,6 +9,9 @@
 //             step (s = T-1) runs at lr_min = min_lr_ratio·lr.
 //   wsd:      lr until the last D = round(decay_fraction·T) steps, then linear to lr_min:
 //             lr - (lr - lr_min)·(s - (T - D) + 1)/D, reaching lr_min at s = T-1.
+//             schedule.decay_steps > 0 sets D exactly (capped at T): a sweep's cooldown branch
+//             from a trunk checkpoint at step s uses T = s + k, D = k, so it follows the
+//             trunk's constant rate up to s and decays over exactly its k steps.
 //   constant: lr.
 // Steps past the end keep the last step's rate.
 #pragma once

@@ -19,6 +19,7 @@
 #include "io/file_ops.h"
 #include "io/metrics.h"
 #include "io/token_loader.h"
+#include "jobs/eval_sets.h"
 #include "jobs/evaluate.h"
 #include "jobs/lr_schedule.h"
 #include "jobs/model_factory.h"
@@ -58,6 +59,12 @@ std::vector<float> download(kernels::Backend& backend, kernels::Tensor t) {
   return host;
 }
 
+// One evaluation: the job dataset's val split and each named set (eval_sets.h).
+struct Evaluation {
+  double val_loss = 0;
+  std::vector<std::pair<std::string, double>> sets;  // (metrics key val/NAME, mean loss)
+};
+
 class Trainer {
  public:
   Trainer(const JobConfig& job, const TrainOptions& options)
@@ -67,6 +74,8 @@ class Trainer {
  private:
   void set_up();
   void restore_or_initialize();
+  // A WSD cooldown branch's starting point: the trunk's checkpoint at sweep.branch_step.
+  std::string trunk_checkpoint() const;
   // Returns the mean loss of the global batch and sets grad_norm_.
   double train_step(int64_t step);
   // Sums the gradients over ranks (all of them, or this rank's shard under ZeRO-1) and
@@ -74,12 +83,15 @@ class Trainer {
   double reduce_gradients();
   // Full-size m or v on rank 0 (empty elsewhere); every rank must call it.
   std::vector<float> gather_moment(kernels::Tensor shard);
-  double evaluate();
+  Evaluation evaluate();
+  // Mean loss over eval.batches global batches of an evaluation loader, summed over ranks.
+  double mean_loss(io::TokenLoader& loader);
   void save_checkpoint();
   // Waits for a background checkpoint write (checkpoint.async) and reports it; rethrows its error.
   void finish_checkpoint_write();
-  void log_step(double loss, std::optional<double> val_loss, double lr, double step_seconds);
-  void write_summary(double loss, std::optional<double> val_loss);
+  void log_step(double loss, const std::optional<Evaluation>& evaluation, double lr,
+                double step_seconds);
+  void write_summary(double loss, const std::optional<Evaluation>& evaluation);
   bool leader() const { return comm_->rank() == 0; }
   bool stop_requested();
 
@@ -95,6 +107,7 @@ class Trainer {
   dist::ShardLayout shard_;  // this rank's slice of the flat buffers (all of it unless ZeRO-1)
   bool sharded_ = false;
   std::unique_ptr<io::TokenLoader> train_loader_, val_loader_;
+  std::vector<EvalSet> eval_sets_;  // [eval.sets], each logged as val/NAME
   std::unique_ptr<io::MetricsWriter> metrics_;
   std::unique_ptr<ProgressPrinter> progress_;
   int accum_ = 1;
@@ -135,6 +148,7 @@ void Trainer::set_up() {
       training_loader_options(job_, comm_->rank(), comm_->world()));
   val_loader_ = std::make_unique<io::TokenLoader>(
       evaluation_loader_options(job_, "val", comm_->rank(), comm_->world()));
+  eval_sets_ = open_eval_sets(job_, dataset_, comm_->rank(), comm_->world());
 }
 
 void Trainer::restore_or_initialize() {
@@ -148,6 +162,7 @@ void Trainer::restore_or_initialize() {
       throw UserError("run folder " + run_dir + " already has checkpoints (latest: " + *folder +
                       "); --fresh refuses to resume: choose another run.dir or remove it");
     }
+    if (!folder && !job_.sweep.trunk.empty()) folder = trunk_checkpoint();
   }
   if (!folder) {
     model_->initialize(static_cast<uint64_t>(job_.run.seed));
@@ -175,6 +190,17 @@ void Trainer::restore_or_initialize() {
   progress_->note("resumed from " + *folder + " at step " + std::to_string(state_.step) +
                   " (written by " + std::to_string(state_.world_size) + " rank(s), now " +
                   std::to_string(comm_->world()) + ")");
+}
+
+std::string Trainer::trunk_checkpoint() const {
+  const std::string folder = job_.sweep.trunk + "/checkpoints/" +
+                             io::checkpoint_folder_name(job_.sweep.branch_step);
+  if (!fs::is_directory(folder))
+    throw UserError("sweep.trunk: the branch starts from " + folder +
+                    ", which does not exist; train the trunk " + job_.sweep.trunk +
+                    " first (its checkpoints must be kept at step " +
+                    std::to_string(job_.sweep.branch_step) + ")");
+  return folder;
 }
 
 double Trainer::train_step(int64_t step) {
@@ -247,12 +273,20 @@ std::vector<float> Trainer::gather_moment(kernels::Tensor shard) {
   return leader() ? download(*backend_, full) : std::vector<float>();
 }
 
-double Trainer::evaluate() {
-  const LossSums local =
-      evaluate_loss(job_, dataset_, *val_loader_, *model_, job_.eval.batches * accum_);
+double Trainer::mean_loss(io::TokenLoader& loader) {
+  // The training dataset's ids (sentinels, eos) hold for every set: they share its tokenizer.
+  const LossSums local = evaluate_loss(job_, dataset_, loader, *model_, job_.eval.batches * accum_);
   double sums[2] = {local.loss_nats, local.counted_targets};
   comm_->sum(sums, 2);
   return sums[0] / sums[1];
+}
+
+Evaluation Trainer::evaluate() {
+  Evaluation evaluation;
+  evaluation.val_loss = mean_loss(*val_loader_);
+  for (auto& set : eval_sets_)
+    evaluation.sets.emplace_back(eval_set_metric(set.name), mean_loss(*set.loader));
+  return evaluation;
 }
 
 void Trainer::save_checkpoint() {
@@ -300,9 +334,11 @@ bool Trainer::stop_requested() {
   return flag != 0;
 }
 
-void Trainer::log_step(double loss, std::optional<double> val_loss, double lr,
+void Trainer::log_step(double loss, const std::optional<Evaluation>& evaluation, double lr,
                        double step_seconds) {
   const int64_t step = state_.step;
+  const std::optional<double> val_loss =
+      evaluation ? std::optional<double>(evaluation->val_loss) : std::nullopt;
   const bool permanent = job_.log.every > 0 && (step % job_.log.every == 0 ||
                                                 step == job_.train.steps || val_loss);
   const double tokens_per_step = double(sequences_per_step_) * double(tokens_per_sequence_);
@@ -328,10 +364,12 @@ void Trainer::log_step(double loss, std::optional<double> val_loss, double lr,
                          {"mfu", nullptr},
                          {"comm_wait_s", comm_wait_seconds_},
                          {"wall_s", wall_at_start_ + seconds_since(start_)}};
+  if (evaluation)  // val/NAME keys only on evaluation lines
+    for (const auto& [key, set_loss] : evaluation->sets) line[key] = set_loss;
   metrics_->write(line);
 }
 
-void Trainer::write_summary(double loss, std::optional<double> val_loss) {
+void Trainer::write_summary(double loss, const std::optional<Evaluation>& evaluation) {
   if (!leader()) return;
   const model::ParameterCounts counts = model_->parameter_counts();
   const double wall = wall_at_start_ + seconds_since(start_);
@@ -348,10 +386,20 @@ void Trainer::write_summary(double loss, std::optional<double> val_loss) {
       {"global_batch", job_.batch.global_batch},
       {"world_size", comm_->world()},
       {"final_loss", loss},
-      {"val_loss", val_loss ? nlohmann::json(*val_loss) : nlohmann::json()},
+      {"val_loss", evaluation ? nlohmann::json(evaluation->val_loss) : nlohmann::json()},
       {"wall_s", wall},
       {"tokens_per_s", wall > 0 ? double(state_.tokens) / wall : 0.0},
   };
+  if (evaluation)
+    for (const auto& [key, set_loss] : evaluation->sets) summary[key] = set_loss;
+  // Sweep bookkeeping for `molt fit`: the IsoFLOP budget a run belongs to, and a WSD
+  // branch's trunk and branch point.
+  if (!job_.sweep.name.empty()) summary["sweep"] = job_.sweep.name;
+  if (job_.sweep.budget > 0) summary["budget"] = job_.sweep.budget;
+  if (!job_.sweep.trunk.empty()) {
+    summary["trunk"] = job_.sweep.trunk;
+    summary["branch_step"] = job_.sweep.branch_step;
+  }
   io::write_summary(job_.run.dir, summary);
 }
 
@@ -375,12 +423,17 @@ int Trainer::run() {
                     std::to_string(job_.batch.micro_batch) + " seq x " + std::to_string(accum_) +
                     " accum = " + std::to_string(job_.batch.global_batch) + " seq/step of " +
                     std::to_string(job_.data.seq_len) + " tokens, run " + job_.run.dir);
+    for (const auto& set : eval_sets_) {
+      progress_->note("eval set " + eval_set_metric(set.name) + ": " +
+                      set.loader->dataset().dir + " (" + set.split + " split, " +
+                      std::to_string(set.loader->sequences_per_epoch()) + " windows)");
+    }
   }
   install_stop_handlers();
   train_loader_->seek(state_.step);
 
   double loss = 0;
-  std::optional<double> val_loss;
+  std::optional<Evaluation> evaluation;
   while (state_.step < job_.train.steps) {
     if (stop_requested() || (options_.stop_at > 0 && state_.step >= options_.stop_at)) {
       save_checkpoint();
@@ -400,17 +453,19 @@ int Trainer::run() {
     state_.tokens += sequences_per_step_ * tokens_per_sequence_;
     state_.flops += flops_per_sequence_ * double(sequences_per_step_);
     const double step_seconds = seconds_since(t0);
-    val_loss.reset();
+    evaluation.reset();
     const bool last = state_.step == job_.train.steps;
-    if (last || (job_.eval.every > 0 && state_.step % job_.eval.every == 0)) val_loss = evaluate();
-    log_step(loss, val_loss, lr, step_seconds);
+    if (last || (job_.eval.every > 0 && state_.step % job_.eval.every == 0)) {
+      evaluation = evaluate();
+    }
+    log_step(loss, evaluation, lr, step_seconds);
     if (last || (job_.checkpoint.every > 0 && state_.step % job_.checkpoint.every == 0)) {
       save_checkpoint();
     }
   }
-  if (!val_loss) val_loss = evaluate();
+  if (!evaluation) evaluation = evaluate();
   finish_checkpoint_write();
-  write_summary(loss, val_loss);
+  write_summary(loss, evaluation);
   comm_->barrier();
   return 0;
 }
