@@ -1,6 +1,12 @@
 // `molt bench model`: training throughput of one rank on random tokens — forward, backward
 // and AdamW, as the trainer runs them, without data loading. scripts/bench-cpu.sh runs it
-// beside the same model in PyTorch to print the ratio the issue asks for.
+// beside the same model in PyTorch (scripts/bench/torch_gpt2.py, torch_t5.py) to print the
+// ratio the issue asks for.
+//
+// decoder: a GPT-2 preset over sequences of --seq-len tokens.
+// encdec: a T5 v1.1 preset, encoder over --seq-len tokens and decoder over --target-len.
+// Shape flags left at 0 keep the preset's value. tokens/s counts every token a step reads:
+// B·T (decoder) or B·(encoder + decoder tokens) (encdec).
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -9,52 +15,118 @@
 #include "jobs/commands.h"
 #include "jobs/optimizer.h"
 #include "kernels/device_info.h"
+#include "kernels/error.h"
 #include "model/gpt2.h"
+#include "model/t5.h"
 
 namespace molt {
 namespace {
 
 struct BenchModelArgs {
+  std::string family = "decoder";
   std::string preset = "small";
   int vocab_size = 8192;
   int micro_batch = 8;
-  int seq_len = 256;
+  int seq_len = 256;    // decoder: T; encdec: encoder tokens
+  int target_len = 64;  // encdec: decoder tokens
+  int d_model = 0, d_ff = 0, d_kv = 0, heads = 0, layers = 0, decoder_layers = 0;
   int steps = 10;
   int warmup_steps = 2;
 };
 
+// Replaces `value` by `flag` when the flag was given (non-zero).
+void override_with(int flag, int& value) {
+  if (flag > 0) value = flag;
+}
+
+struct BenchModel {
+  std::unique_ptr<model::LanguageModel> model;
+  std::string description;
+};
+
+BenchModel make_bench_model(const BenchModelArgs& args, kernels::Backend& backend) {
+  char text[256];
+  if (args.family == "encdec") {
+    model::T5Config c = model::t5_preset(args.preset);
+    c.vocab_size = args.vocab_size;
+    override_with(args.d_model, c.d_model);
+    override_with(args.d_ff, c.d_ff);
+    override_with(args.d_kv, c.d_kv);
+    override_with(args.heads, c.n_head);
+    override_with(args.layers, c.n_encoder_layer);
+    override_with(args.decoder_layers, c.n_decoder_layer);
+    model::validate(c);
+    std::snprintf(text, sizeof text,
+                  "T5 v1.1 (%s): d_model %d, d_ff %d (gated), %d heads of %d, %d+%d layers, "
+                  "encoder %d / decoder %d tokens",
+                  args.preset.c_str(), c.d_model, c.d_ff, c.n_head, c.d_kv, c.n_encoder_layer,
+                  c.n_decoder_layer, args.seq_len, args.target_len);
+    return {std::make_unique<model::T5>(c, backend), text};
+  }
+  if (args.family != "decoder") {
+    throw UserError("--family must be decoder or encdec, not " + args.family);
+  }
+  model::GPT2Config c = model::gpt2_preset(args.preset);
+  c.vocab_size = args.vocab_size;
+  override_with(args.d_model, c.d_model);
+  override_with(args.d_ff, c.d_ff);
+  override_with(args.heads, c.n_head);
+  override_with(args.layers, c.n_layer);
+  std::snprintf(text, sizeof text, "GPT-2 (%s): d_model %d, %d layers, %d heads, T %d",
+                args.preset.c_str(), c.d_model, c.n_layer, c.n_head, args.seq_len);
+  return {std::make_unique<model::GPT2>(c, backend), text};
+}
+
+// Random tokens of the family's shape; encdec decoder inputs are [pad, targets[:-1]].
+model::TokenBatch random_batch(const BenchModelArgs& args) {
+  const bool encdec = args.family == "encdec";
+  model::TokenBatch batch;
+  batch.batch = args.micro_batch;
+  batch.input_tokens = args.seq_len;
+  batch.target_tokens = encdec ? args.target_len : args.seq_len;
+  uint64_t state = 1;
+  auto next_token = [&] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return int32_t((state >> 33) % uint64_t(args.vocab_size));
+  };
+  for (int i = 0; i < batch.batch * batch.input_tokens; ++i) batch.inputs.push_back(next_token());
+  for (int i = 0; i < batch.batch * batch.target_tokens; ++i) batch.targets.push_back(next_token());
+  if (encdec) {
+    for (int b = 0; b < batch.batch; ++b) {
+      const int32_t* row = batch.targets.data() + size_t(b) * batch.target_tokens;
+      batch.decoder_inputs.push_back(0);
+      batch.decoder_inputs.insert(batch.decoder_inputs.end(), row, row + batch.target_tokens - 1);
+    }
+  }
+  return batch;
+}
+
 void bench_model(const BenchModelArgs& args) {
   const int threads = kernels::configure_cpu_threads(1);
   auto backend = kernels::make_cpu_backend();
-  model::GPT2Config config = model::gpt2_preset(args.preset);
-  config.vocab_size = args.vocab_size;
-  model::GPT2 model(config, *backend);
+  BenchModel bench = make_bench_model(args, *backend);
+  model::LanguageModel& model = *bench.model;
   model.initialize(1);
   AdamW optimizer(*backend, model.table(), 0, model.params().count);
-  const int B = args.micro_batch, T = args.seq_len;
-  model::TokenBatch batch;
-  batch.batch = B, batch.input_tokens = batch.target_tokens = T;
-  uint64_t state = 1;
-  for (int i = 0; i < 2 * B * T; ++i) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    (i < B * T ? batch.inputs : batch.targets).push_back(int32_t((state >> 33) % args.vocab_size));
-  }
+  const model::TokenBatch batch = random_batch(args);
+  const auto counted = static_cast<double>(batch.counted_targets());
   auto step = [&](int t) {
     backend->fill(model.grads(), 0.0f);
-    double loss = model.forward_backward(batch, 1.0f / (B * T), {});
+    double loss = model.forward_backward(batch, static_cast<float>(1.0 / counted), {});
     optimizer.step(model.params(), model.grads(), model.compute_params(), AdamWSettings{}, 1e-4f,
                    1.0f, t);
-    return loss / (B * T);
+    return loss / counted;
   };
   for (int i = 0; i < args.warmup_steps; ++i) step(i + 1);
   auto t0 = std::chrono::steady_clock::now();
   double loss = 0;
   for (int i = 0; i < args.steps; ++i) loss = step(args.warmup_steps + i + 1);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const double tokens = double(args.steps) * B * T;
-  std::printf("molt %s: d_model %d, %d layers, %d heads, T %d, B %d, vocab %d, %d thread(s)\n",
-              args.preset.c_str(), config.d_model, config.n_layer, config.n_head, T, B,
-              config.vocab_size, threads);
+  const double tokens =
+      double(args.steps) * batch.batch *
+      (args.family == "encdec" ? batch.input_tokens + batch.target_tokens : batch.input_tokens);
+  std::printf("molt %s, B %d, vocab %d, %d thread(s)\n", bench.description.c_str(), batch.batch,
+              args.vocab_size, threads);
   std::printf("molt: %.1f ms/step, loss %.4f\n", 1e3 * seconds / args.steps, loss);
   std::printf("tokens_per_s=%.1f\n", tokens / seconds);
 }
@@ -64,10 +136,23 @@ void bench_model(const BenchModelArgs& args) {
 void add_bench_model_command(CLI::App& bench) {
   auto* cmd = bench.add_subcommand("model", "Training tokens/s of one rank on random tokens");
   auto args = std::make_shared<BenchModelArgs>();
-  cmd->add_option("--preset", args->preset, "Decoder preset")->capture_default_str();
+  cmd->add_option("--family", args->family, "decoder (GPT-2) or encdec (T5 v1.1)")
+      ->check(CLI::IsMember({"decoder", "encdec"}))
+      ->capture_default_str();
+  cmd->add_option("--preset", args->preset, "The family's preset")->capture_default_str();
   cmd->add_option("--vocab-size", args->vocab_size, "Vocabulary")->capture_default_str();
   cmd->add_option("--micro-batch", args->micro_batch, "Sequences per step")->capture_default_str();
-  cmd->add_option("--seq-len", args->seq_len, "Tokens per sequence")->capture_default_str();
+  cmd->add_option("--seq-len", args->seq_len, "Tokens per sequence (encdec: encoder tokens)")
+      ->capture_default_str();
+  cmd->add_option("--target-len", args->target_len, "encdec: decoder tokens per sequence")
+      ->capture_default_str();
+  cmd->add_option("--d-model", args->d_model, "Width (0: the preset's)");
+  cmd->add_option("--d-ff", args->d_ff, "Feed-forward width (0: the preset's)");
+  cmd->add_option("--d-kv", args->d_kv, "encdec: head width (0: the preset's)");
+  cmd->add_option("--heads", args->heads, "Attention heads (0: the preset's)");
+  cmd->add_option("--layers", args->layers, "Layers; encdec: encoder layers (0: the preset's)");
+  cmd->add_option("--decoder-layers", args->decoder_layers,
+                  "encdec: decoder layers (0: the preset's)");
   cmd->add_option("--steps", args->steps, "Timed steps")->capture_default_str();
   cmd->add_option("--warmup", args->warmup_steps, "Untimed steps first")->capture_default_str();
   cmd->callback([args] { bench_model(*args); });

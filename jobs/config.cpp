@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -67,6 +68,8 @@ std::string kind_phrase(ValueKind kind) {
       return "a boolean";
     case ValueKind::string:
       return "a string";
+    case ValueKind::string_map:
+      return "a table of strings";
   }
   return "?";
 }
@@ -76,8 +79,35 @@ std::string kind_phrase(ValueKind kind) {
                   type_phrase(node.type()));
 }
 
+// One entry NAME = TEXT of a string-map key: NAME an identifier, TEXT a non-empty string.
+void check_entry(const KeySpec& spec, const std::string& name, const std::string& name_at,
+                 const std::string& text, const std::string& text_at) {
+  if (!valid_entry_name(name))
+    throw UserError(name_at + ": " + spec.path() + "." + name +
+                    ": a name may hold only letters, digits, '_' and '-'");
+  if (text.empty())
+    throw UserError(text_at + ": " + spec.path() + "." + name + " must not be empty");
+}
+
+StringMap typed_map(const KeySpec& spec, const toml::table& table, const std::string& origin) {
+  StringMap map;
+  for (auto&& [key, node] : table) {
+    const std::string name(key.str());
+    const std::string at = where(origin, node.source());
+    if (!node.is_string())
+      throw UserError(at + ": " + spec.path() + "." + name + " must be a string, got " +
+                      type_phrase(node.type()));
+    const std::string text = node.as_string()->get();
+    check_entry(spec, name, where(origin, key.source()), text, at);
+    map[name] = text;
+  }
+  return map;
+}
+
 // The node as the key's type; an integer is accepted where a float is expected.
-ConfigValue typed_value(const KeySpec& spec, const toml::node& node, const std::string& at) {
+// `origin` names the file, for the positions of a table's entries.
+ConfigValue typed_value(const KeySpec& spec, const toml::node& node, const std::string& at,
+                        const std::string& origin) {
   switch (spec.kind()) {
     case ValueKind::integer:
       if (auto v = node.as_integer()) return ConfigValue{v->get()};
@@ -91,6 +121,9 @@ ConfigValue typed_value(const KeySpec& spec, const toml::node& node, const std::
       break;
     case ValueKind::string:
       if (auto v = node.as_string()) return ConfigValue{v->get()};
+      break;
+    case ValueKind::string_map:
+      if (auto v = node.as_table()) return ConfigValue{typed_map(spec, *v, origin)};
       break;
   }
   wrong_type(spec, node, at);
@@ -124,8 +157,9 @@ struct Resolution {
   std::set<std::string> given;
 };
 
-void apply(const KeySpec& spec, const toml::node& node, const std::string& at, Resolution& r) {
-  ConfigValue value = typed_value(spec, node, at);
+void apply(const KeySpec& spec, const toml::node& node, const std::string& at,
+           const std::string& origin, Resolution& r) {
+  ConfigValue value = typed_value(spec, node, at, origin);
   check_allowed(spec, value, at);
   write_key(spec, value, r.config);
   r.given.insert(spec.path());
@@ -142,7 +176,7 @@ void apply_section(const std::string& origin, const std::string& section, const 
   for (auto&& [key, node] : table) {
     const KeySpec* spec = find_key_spec(section + "." + std::string(key.str()));
     if (spec == nullptr) unknown_key(where(origin, key.source()), section, std::string(key.str()));
-    apply(*spec, node, where(origin, node.source()), r);
+    apply(*spec, node, where(origin, node.source()), origin, r);
   }
 }
 
@@ -162,6 +196,30 @@ void apply_file(const std::string& origin, const toml::table& root, Resolution& 
   }
 }
 
+// An override's value parsed as TOML (`value = RAW`), or nullopt when RAW is no TOML value.
+std::optional<toml::table> parse_override_value(const std::string& raw) {
+  try {
+    toml::table parsed = toml::parse(std::string_view("value = " + raw), std::string_view("--set"));
+    if (parsed.size() == 1) return parsed;
+  } catch (const toml::parse_error&) {
+  }
+  return std::nullopt;
+}
+
+// `--set section.key.NAME=TEXT` for a string-map key: adds or replaces one entry, keeping
+// the file's others. TEXT may be a quoted TOML string or bare text, as for string keys.
+void apply_entry_override(const KeySpec& spec, const std::string& name, const std::string& raw,
+                          const std::string& at, Resolution& r) {
+  const std::optional<toml::table> parsed = parse_override_value(raw);
+  const toml::node* node = parsed ? parsed->get("value") : nullptr;
+  const std::string text = node != nullptr && node->is_string() ? node->as_string()->get() : raw;
+  check_entry(spec, name, at, text, at);
+  auto map = std::get<StringMap>(read_key(spec, r.config));
+  map[name] = text;
+  write_key(spec, ConfigValue{map}, r.config);
+  r.given.insert(spec.path());
+}
+
 // One `--set section.key=value`. The value is read as a TOML value; a string key also takes
 // bare text (`--set run.dir=runs/r1`), since shells strip the quotes TOML would need.
 void apply_override(const std::string& text, Resolution& r) {
@@ -171,6 +229,11 @@ void apply_override(const std::string& text, Resolution& r) {
   std::string path = text.substr(0, eq);
   std::string raw = text.substr(eq + 1);
   const KeySpec* spec = find_key_spec(path);
+  std::string entry;
+  if (spec == nullptr && (spec = find_map_entry_spec(path, &entry)) != nullptr) {
+    apply_entry_override(*spec, entry, raw, at, r);
+    return;
+  }
   if (spec == nullptr) {
     size_t dot = path.find('.');
     std::string section = dot == std::string::npos ? "" : path.substr(0, dot);
@@ -179,19 +242,15 @@ void apply_override(const std::string& text, Resolution& r) {
                       ")");
     unknown_key(at, section, path.substr(dot + 1));
   }
-  std::optional<toml::table> parsed;
-  try {
-    parsed = toml::parse(std::string_view("value = " + raw), std::string_view("--set"));
-  } catch (const toml::parse_error&) {
-  }
-  const toml::node* node = parsed && parsed->size() == 1 ? parsed->get("value") : nullptr;
+  const std::optional<toml::table> parsed = parse_override_value(raw);
+  const toml::node* node = parsed ? parsed->get("value") : nullptr;
   if (spec->kind() == ValueKind::string && (node == nullptr || !node->is_string())) {
-    apply(*spec, toml::value<std::string>(raw), at, r);
+    apply(*spec, toml::value<std::string>(raw), at, at, r);
   } else if (node == nullptr) {
     throw UserError(at + ": " + spec->path() + " must be " + kind_phrase(spec->kind()) + ", got '" +
                     raw + "', which is not a TOML value");
   } else {
-    apply(*spec, *node, at, r);
+    apply(*spec, *node, at, at, r);
   }
 }
 

@@ -17,10 +17,12 @@
 namespace molt {
 
 // Where a key's value lives; the alternative also gives the key's type.
-using FieldRef = std::variant<int64_t*, double*, bool*, std::string*>;
-using ConfigValue = std::variant<int64_t, double, bool, std::string>;
+using FieldRef = std::variant<int64_t*, double*, bool*, std::string*, StringMap*>;
+using ConfigValue = std::variant<int64_t, double, bool, std::string, StringMap>;
 
-enum class ValueKind { integer, floating, boolean, string };  // same order as FieldRef
+// string_map: a sub-table of identifier names → strings ([eval.sets]); each entry is also
+// reachable as "section.key.NAME" (`--set eval.sets.NAME=PATH`).
+enum class ValueKind { integer, floating, boolean, string, string_map };  // order of FieldRef
 
 // Allowed numeric interval; open ends exclude the bound.
 struct Bounds {
@@ -52,6 +54,12 @@ const std::vector<KeySpec>& job_schema();
 
 // The row for "section.key", or nullptr.
 const KeySpec* find_key_spec(const std::string& path);
+
+// The string-map row that "section.key.NAME" is an entry of, with NAME; nullptr if none.
+const KeySpec* find_map_entry_spec(const std::string& path, std::string* name);
+
+// Whether `name` may name a string-map entry: [A-Za-z0-9_-]+.
+bool valid_entry_name(const std::string& name);
 
 // Section names in schema order, and the keys of one section.
 std::vector<std::string> schema_sections();

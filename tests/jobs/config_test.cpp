@@ -241,6 +241,65 @@ TEST_F(JobConfigTest, EqualityNoticesASingleKey) {
   EXPECT_TRUE(a != b);
 }
 
+TEST_F(JobConfigTest, EvalSetsMapNamesToDatasetsFromTheFileAndOverrides) {
+  EXPECT_TRUE(load_job(write_job(kMinimalJob)).eval.sets.empty());
+  JobConfig c = load_job(
+      write_job(std::string(kMinimalJob) + "[eval.sets]\nprose = \"data/p\"\ncode-2 = \"data/c\"\n"),
+      {"eval.sets.extra_1=data/e", "eval.sets.prose=\"data/p2\""});
+  const StringMap want{{"code-2", "data/c"}, {"extra_1", "data/e"}, {"prose", "data/p2"}};
+  EXPECT_EQ(c.eval.sets, want);
+  // An inline table is the same table.
+  JobConfig inline_table =
+      load_job(write_job(std::string(kMinimalJob) + "[eval]\nsets = { a = \"x\" }\n"));
+  EXPECT_EQ(inline_table.eval.sets, (StringMap{{"a", "x"}}));
+}
+
+TEST_F(JobConfigTest, EvalSetsExampleLoads) {
+  JobConfig c = load_job(source_dir() + "/jobs/examples/eval-sets-gpt.toml");
+  EXPECT_EQ(c.eval.sets,
+            (StringMap{{"fiction", "data/brown-fiction"}, {"news", "data/brown-news"}}));
+}
+
+TEST_F(JobConfigTest, EvalSetNamesMustBeIdentifiersAndValuesStrings) {
+  std::string name = error_for(std::string(kMinimalJob) + "[eval.sets]\n\"bad name\" = \"x\"\n");
+  EXPECT_NE(name.find("job.toml:15:1: eval.sets.bad name: a name may hold only letters"),
+            std::string::npos)
+      << name;
+  std::string value = error_for(std::string(kMinimalJob) + "[eval.sets]\nok = 3\n");
+  EXPECT_NE(value.find("job.toml:15:6: eval.sets.ok must be a string, got an integer"),
+            std::string::npos)
+      << value;
+  std::string nested = error_for(std::string(kMinimalJob) + "[eval.sets]\na.b = \"x\"\n");
+  EXPECT_NE(nested.find("eval.sets.a must be a string, got a table"), std::string::npos) << nested;
+  std::string empty = error_for(std::string(kMinimalJob) + "[eval.sets]\na = \"\"\n");
+  EXPECT_NE(empty.find("eval.sets.a must not be empty"), std::string::npos) << empty;
+  std::string not_table = error_for(std::string(kMinimalJob) + "[eval]\nsets = \"x\"\n");
+  EXPECT_NE(not_table.find("eval.sets must be a table of strings, got a string"), std::string::npos)
+      << not_table;
+  std::string override_name = error_for(kMinimalJob, {"eval.sets.a/b=data/x"});
+  EXPECT_EQ(override_name.rfind("--set eval.sets.a/b=data/x: eval.sets.a/b: a name", 0), 0u)
+      << override_name;
+  std::string override_empty = error_for(kMinimalJob, {"eval.sets.a="});
+  EXPECT_NE(override_empty.find("eval.sets.a must not be empty"), std::string::npos)
+      << override_empty;
+  std::string unknown = error_for(kMinimalJob, {"eval.setz.a=x"});
+  EXPECT_NE(unknown.find("unknown key eval.setz.a"), std::string::npos) << unknown;
+}
+
+TEST_F(JobConfigTest, EvalSetsRoundTripThroughTheResolvedToml) {
+  JobConfig c = load_job(write_job(kMinimalJob),
+                         {"eval.sets.b=data/with \"quotes\" and \\", "eval.sets.a-1=data/a"});
+  std::string text = to_toml(c);
+  EXPECT_NE(text.find("\nsets = { a-1 = 'data/a', b = "), std::string::npos) << text;
+  JobConfig back = parse_job_string(text, "run.toml");
+  EXPECT_TRUE(back == c) << text;
+  EXPECT_EQ(to_toml(back), text);
+  EXPECT_NE(to_toml(default_job_config()).find("\nsets = {}  #"), std::string::npos);
+  JobConfig other = c;
+  other.eval.sets["b"] = "data/elsewhere";
+  EXPECT_TRUE(other != c);
+}
+
 TEST_F(JobConfigTest, ParseJobStringNamesItsOrigin) {
   try {
     parse_job_string("[run]\nbogus = 1\n", "state.toml");
