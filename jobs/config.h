@@ -64,6 +64,7 @@ struct ScheduleSection {
   int64_t warmup_steps = 0;
   double min_lr_ratio = 0;    // final lr = min_lr_ratio·lr (cosine, wsd)
   double decay_fraction = 0;  // wsd: the last fraction of steps decays linearly
+  int64_t decay_steps = 0;    // wsd: decay over exactly this many last steps; 0 = use the fraction
 };
 
 struct TrainSection {
@@ -92,6 +93,14 @@ struct DistSection {  // data parallelism over ranks (dist/)
   bool shard_optimizer = false;  // ZeRO-1: reduce-scatter grads, shard AdamW, all-gather params
 };
 
+// Where a run sits in a sweep (`molt sweep`); copied into summary.json for `molt fit`.
+struct SweepSection {
+  std::string name;         // the sweep's name; "" = not part of a sweep
+  double budget = 0;        // the IsoFLOP budget C this run belongs to; 0 = none
+  std::string trunk;        // WSD branch: the trunk's run folder; "" = not a branch
+  int64_t branch_step = 0;  // WSD branch: the trunk checkpoint step it starts from
+};
+
 struct JobConfig {
   RunSection run;
   ModelSection model;
@@ -104,6 +113,7 @@ struct JobConfig {
   CheckpointSection checkpoint;
   LogSection log;
   DistSection dist;
+  SweepSection sweep;
 };
 
 // Every key equal (compared key by key through the schema).

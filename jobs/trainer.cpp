@@ -74,6 +74,8 @@ class Trainer {
  private:
   void set_up();
   void restore_or_initialize();
+  // A WSD cooldown branch's starting point: the trunk's checkpoint at sweep.branch_step.
+  std::string trunk_checkpoint() const;
   // Returns the mean loss of the global batch and sets grad_norm_.
   double train_step(int64_t step);
   // Sums the gradients over ranks (all of them, or this rank's shard under ZeRO-1) and
@@ -160,6 +162,7 @@ void Trainer::restore_or_initialize() {
       throw UserError("run folder " + run_dir + " already has checkpoints (latest: " + *folder +
                       "); --fresh refuses to resume: choose another run.dir or remove it");
     }
+    if (!folder && !job_.sweep.trunk.empty()) folder = trunk_checkpoint();
   }
   if (!folder) {
     model_->initialize(static_cast<uint64_t>(job_.run.seed));
@@ -187,6 +190,17 @@ void Trainer::restore_or_initialize() {
   progress_->note("resumed from " + *folder + " at step " + std::to_string(state_.step) +
                   " (written by " + std::to_string(state_.world_size) + " rank(s), now " +
                   std::to_string(comm_->world()) + ")");
+}
+
+std::string Trainer::trunk_checkpoint() const {
+  const std::string folder = job_.sweep.trunk + "/checkpoints/" +
+                             io::checkpoint_folder_name(job_.sweep.branch_step);
+  if (!fs::is_directory(folder))
+    throw UserError("sweep.trunk: the branch starts from " + folder +
+                    ", which does not exist; train the trunk " + job_.sweep.trunk +
+                    " first (its checkpoints must be kept at step " +
+                    std::to_string(job_.sweep.branch_step) + ")");
+  return folder;
 }
 
 double Trainer::train_step(int64_t step) {
@@ -378,6 +392,14 @@ void Trainer::write_summary(double loss, const std::optional<Evaluation>& evalua
   };
   if (evaluation)
     for (const auto& [key, set_loss] : evaluation->sets) summary[key] = set_loss;
+  // Sweep bookkeeping for `molt fit`: the IsoFLOP budget a run belongs to, and a WSD
+  // branch's trunk and branch point.
+  if (!job_.sweep.name.empty()) summary["sweep"] = job_.sweep.name;
+  if (job_.sweep.budget > 0) summary["budget"] = job_.sweep.budget;
+  if (!job_.sweep.trunk.empty()) {
+    summary["trunk"] = job_.sweep.trunk;
+    summary["branch_step"] = job_.sweep.branch_step;
+  }
   io::write_summary(job_.run.dir, summary);
 }
 
