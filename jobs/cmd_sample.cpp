@@ -94,6 +94,12 @@ void run_sample(const SampleArgs& args) {
     std::vector<int32_t> prompt = {eos};
     for (int32_t id : tokenizer.encode(args.prompt)) prompt.push_back(id);
     out = model.generate(prompt, args.max_tokens, sampling, eos, sampler);
+    if (!out.empty() && out.back() == eos) out.pop_back();
+    // Decode prompt and continuation together: a piece's leading space belongs to the
+    // join, which decoding the continuation alone would drop ("morningand").
+    out.insert(out.begin(), prompt.begin() + 1, prompt.end());
+    std::printf("%s\n", tokenizer.decode(out).c_str());
+    return;
   }
   if (!out.empty() && out.back() == eos) out.pop_back();
   std::printf("%s%s\n", args.prompt.c_str(), tokenizer.decode(out).c_str());
