@@ -281,24 +281,7 @@ AttentionShape GPT2::self_attention_shape() const {
 
 std::vector<float> GPT2::logits(const TokenBatch& batch) {
   forward(batch);
-  Tensor logits = acts_->logits;
-  std::vector<float> host(logits.count);
-  if (logits.dtype == DType::kF32) {
-    backend_.download(host.data(), logits);
-  } else {
-    Tensor f32 = backend_.allocate(DType::kF32, logits.count);
-    backend_.copy(f32, logits);
-    backend_.download(host.data(), f32);
-    backend_.free(f32);
-  }
-  return host;
-}
-
-void GPT2::notify_range(const GradsReadyHook& hook, size_t first_entry, size_t end_entry) const {
-  if (!hook) return;
-  size_t begin = table_[first_entry].offset;
-  const TensorEntry& last = table_[end_entry - 1];
-  hook(begin, last.offset + last.count());
+  return download_as_f32(backend_, acts_->logits);
 }
 
 void GPT2::backward(const GradsReadyHook& on_grads_ready) {
@@ -314,7 +297,7 @@ void GPT2::backward(const GradsReadyHook& on_grads_ready) {
   backend_.fill(a.dresidual, 0.0f);
   backend_.layernorm_backward(a.dresidual, g_.lnf_w, g_.lnf_b, a.dln, last_residual, p_.lnf_w,
                               a.lnf_mean, a.lnf_rstd, N, C);
-  notify_range(on_grads_ready, table_.size() - 2, table_.size());
+  report_grads_ready(on_grads_ready, table_, table_.size() - 2, table_.size());
 
   for (int l = config_.n_layer - 1; l >= 0; --l) {
     const Layer& w = p_.layers[l];
@@ -347,10 +330,10 @@ void GPT2::backward(const GradsReadyHook& on_grads_ready) {
     backend_.layernorm_backward(a.dresidual, dw.ln1_w, dw.ln1_b, a.dln, residual, w.ln1_w,
                                 L.ln1_mean, L.ln1_rstd, N, C);
     size_t first = layer_first_entry_ + static_cast<size_t>(l) * entries_per_layer_;
-    notify_range(on_grads_ready, first, first + entries_per_layer_);
+    report_grads_ready(on_grads_ready, table_, first, first + entries_per_layer_);
   }
   backend_.embedding_backward(g_.wte, g_.wpe, a.dresidual, a.ids, B, T, C);
-  notify_range(on_grads_ready, 0, layer_first_entry_);
+  report_grads_ready(on_grads_ready, table_, 0, layer_first_entry_);
 }
 
 ParameterCounts GPT2::parameter_counts() const {

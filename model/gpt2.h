@@ -71,7 +71,6 @@ class GPT2 final : public LanguageModel {
   void forward(const TokenBatch& batch);
   void backward(const GradsReadyHook& on_grads_ready);
   kernels::AttentionShape self_attention_shape() const;
-  void notify_range(const GradsReadyHook& hook, size_t first_entry, size_t end_entry) const;
 
   GPT2Config config_;
   kernels::Backend& backend_;

@@ -41,6 +41,14 @@ struct ParameterCounts {
 // its final value for this backward pass, so data parallelism can start reducing it.
 using GradsReadyHook = std::function<void(size_t begin, size_t end)>;
 
+// Tells `hook` that the tensors table[first_entry, end_entry) — contiguous in the flat
+// buffer — hold their final gradients. Does nothing without a hook.
+void report_grads_ready(const GradsReadyHook& hook, const TensorTable& table, size_t first_entry,
+                        size_t end_entry);
+
+// A buffer of any float dtype, as f32 on the host (converted on the device when needed).
+std::vector<float> download_as_f32(kernels::Backend& backend, kernels::Tensor tensor);
+
 class LanguageModel {
  public:
   virtual ~LanguageModel() = default;

@@ -423,23 +423,7 @@ double T5::forward_backward(const TokenBatch& batch, float grad_scale,
 
 std::vector<float> T5::logits(const TokenBatch& batch) {
   forward(batch);
-  Tensor logits = acts_->logits;
-  std::vector<float> host(logits.count);
-  if (logits.dtype == DType::kF32) {
-    backend_.download(host.data(), logits);
-  } else {
-    Tensor f32 = backend_.allocate(DType::kF32, logits.count);
-    backend_.copy(f32, logits);
-    backend_.download(host.data(), f32);
-    backend_.free(f32);
-  }
-  return host;
-}
-
-void T5::notify_entries(const GradsReadyHook& hook, size_t first_entry, size_t end_entry) const {
-  if (!hook) return;
-  const TensorEntry& last = table_[end_entry - 1];
-  hook(table_[first_entry].offset, last.offset + last.count());
+  return download_as_f32(backend_, acts_->logits);
 }
 
 // Backward of one stack, from s.dresidual = ∂loss/∂(stack output before its final norm)
@@ -515,7 +499,7 @@ void T5::backward_stack(Stack& s, const GradsReadyHook& hook) {
     if (l == 0) {
       backend_.position_bias_backward(dw.position_table, s.dbias, s.buckets, H, T, T);
     }
-    notify_entries(hook, firsts[l], firsts[l + 1]);
+    report_grads_ready(hook, table_, firsts[l], firsts[l + 1]);
   }
   backend_.embedding_backward(g_.shared, Tensor{}, s.dresidual, s.ids, B, T, C);
 }
@@ -532,7 +516,7 @@ void T5::backward(const GradsReadyHook& hook) {
   backend_.fill(d.dresidual, 0.0f);
   backend_.rmsnorm_backward(d.dresidual, g_.decoder_final, d.dnormed, d.output(), p_.decoder_final,
                             d.final_rstd, Nd, C);
-  notify_entries(hook, decoder_final_entry_, lm_head_entry_ + 1);
+  report_grads_ready(hook, table_, decoder_final_entry_, lm_head_entry_ + 1);
   backend_.fill(a.dencoded, 0.0f);
   backward_stack(d, hook);
 
@@ -540,9 +524,9 @@ void T5::backward(const GradsReadyHook& hook) {
   backend_.fill(e.dresidual, 0.0f);
   backend_.rmsnorm_backward(e.dresidual, g_.encoder_final, a.dencoded, e.output(), p_.encoder_final,
                             e.final_rstd, Ne, C);
-  notify_entries(hook, encoder_final_entry_, encoder_final_entry_ + 1);
+  report_grads_ready(hook, table_, encoder_final_entry_, encoder_final_entry_ + 1);
   backward_stack(e, hook);
-  notify_entries(hook, 0, 1);  // shared.weight: both stacks' embeddings have added to it
+  report_grads_ready(hook, table_, 0, 1);  // shared.weight: both stacks' embeddings have added to it
 }
 
 ParameterCounts T5::parameter_counts() const { return count_parameters(table_); }

@@ -119,7 +119,6 @@ class T5 final : public LanguageModel {
   void backward_stack(Stack& s, const GradsReadyHook& on_grads_ready);
   kernels::AttentionShape attention_shape(int batch, int q_tokens, int kv_tokens, int q_stride,
                                           int kv_stride, kernels::AttentionMask mask) const;
-  void notify_entries(const GradsReadyHook& hook, size_t first_entry, size_t end_entry) const;
 
   T5Config config_;
   kernels::Backend& backend_;
