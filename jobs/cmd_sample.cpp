@@ -9,11 +9,10 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "io/checkpoint.h"
 #include "io/tokenizer.h"
+#include "jobs/checkpoint_source.h"
 #include "jobs/commands.h"
 #include "jobs/model_factory.h"
-#include "jobs/run_state.h"
 #include "kernels/error.h"
 #include "model/gpt2.h"
 #include "model/t5.h"
@@ -33,37 +32,17 @@ struct SampleArgs {
   uint64_t seed = 0;
 };
 
-// A run folder means its latest checkpoint.
-std::string checkpoint_folder(const std::string& path) {
-  if (fs::exists(path + "/state.toml")) return path;
-  auto latest = io::latest_checkpoint(path);
-  if (!latest) throw UserError(path + " is neither a checkpoint folder nor a run with checkpoints");
-  return *latest;
-}
-
 void run_sample(const SampleArgs& args) {
-  const std::string folder = checkpoint_folder(args.checkpoint);
-  const std::string run_dir = fs::path(folder).parent_path().parent_path().string();
+  const CheckpointSource source = open_checkpoint_source(args.checkpoint);
+  const JobConfig& job = source.job;
   std::string tokenizer_path =
-      args.tokenizer.empty() ? run_dir + "/tokenizer.model" : args.tokenizer;
+      args.tokenizer.empty() ? source.run_dir + "/tokenizer.model" : args.tokenizer;
   if (!fs::exists(tokenizer_path)) {
     throw UserError("no tokenizer at " + tokenizer_path + " (give one with --tokenizer)");
   }
   io::Tokenizer tokenizer(tokenizer_path);
-  JobConfig job;
-  {
-    std::FILE* f = std::fopen((folder + "/state.toml").c_str(), "r");
-    if (!f) throw UserError("cannot read " + folder + "/state.toml");
-    std::string text;
-    char buffer[4096];
-    size_t n;
-    while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, n);
-    std::fclose(f);
-    parse_run_state(text, folder + "/state.toml", &job);
-  }
-  job.run.device = "cpu";
-  job.run.precision = "fp32";
   auto backend = make_backend(job);
+  std::unique_ptr<model::LanguageModel> loaded = load_checkpoint_model(source, *backend);
   model::SamplingOptions sampling;
   sampling.temperature = args.temperature;
   sampling.top_k = args.top_k;
@@ -71,9 +50,7 @@ void run_sample(const SampleArgs& args) {
   const auto eos = static_cast<int32_t>(tokenizer.eos_id());
   std::vector<int32_t> out;
   if (job.model.family == "encdec") {
-    model::T5 model(encdec_config(job, job.model.vocab_size), *backend);
-    io::LoadedCheckpoint checkpoint = io::read_checkpoint(folder, model.table());
-    backend->upload(model.params(), checkpoint.params.data());
+    auto& model = dynamic_cast<model::T5&>(*loaded);
     // Sentinels sit at the top of the vocabulary (model.vocab_size is the dataset's).
     const auto sentinel0 = static_cast<int32_t>(job.model.vocab_size - 1);
     const bool fill_in = job.data.objective == "span_corruption";
@@ -87,9 +64,7 @@ void run_sample(const SampleArgs& args) {
                                   [&](int32_t id) { return id >= tokenizer.piece_count(); });
     out.erase(piece_end, out.end());
   } else {
-    model::GPT2 model(decoder_config(job, job.model.vocab_size), *backend);
-    io::LoadedCheckpoint checkpoint = io::read_checkpoint(folder, model.table());
-    backend->upload(model.params(), checkpoint.params.data());
+    auto& model = dynamic_cast<model::GPT2&>(*loaded);
     // Documents are separated by EOS, so EOS first means "the start of a document".
     std::vector<int32_t> prompt = {eos};
     for (int32_t id : tokenizer.encode(args.prompt)) prompt.push_back(id);
