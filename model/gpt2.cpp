@@ -46,23 +46,15 @@ GPT2::GPT2(const GPT2Config& config, kernels::Backend& backend)
     : config_(config), backend_(backend) {
   validate(config_);
   build_table();
-  size_t count = table_count(table_);
-  params_ = backend_.allocate(DType::kF32, count);
-  grads_ = backend_.allocate(DType::kF32, count);
-  compute_params_ = backend_.compute_dtype() == DType::kF32
-                        ? params_
-                        : backend_.allocate(backend_.compute_dtype(), count);
-  p_ = views(compute_params_);
-  g_ = views(grads_);
+  flat_ = std::make_unique<FlatParameters>(backend_, table_count(table_));
+  p_ = views(flat_->compute);
+  g_ = views(flat_->grads);
 }
 
 GPT2::~GPT2() {
   if (acts_) {
     for (Tensor t : acts_->owned) backend_.free(t);
   }
-  if (compute_params_.data != params_.data) backend_.free(compute_params_);
-  backend_.free(grads_);
-  backend_.free(params_);
 }
 
 void GPT2::build_table() {
@@ -138,8 +130,8 @@ void GPT2::initialize(uint64_t seed) {
       std::fill(values, values + e.count(), 1.0f);
     }
   }
-  backend_.upload(params_, host.data());
-  if (compute_params_.data != params_.data) backend_.copy(compute_params_, params_);
+  backend_.upload(flat_->params, host.data());
+  if (flat_->compute.data != flat_->params.data) backend_.copy(flat_->compute, flat_->params);
 }
 
 void GPT2::plan(int B, int T) {

@@ -20,6 +20,7 @@
 
 #include "kernels/backend.h"
 #include "model/gpt2_config.h"
+#include "model/flat_parameters.h"
 #include "model/language_model.h"
 #include "model/sampling.h"
 
@@ -35,9 +36,9 @@ class GPT2 final : public LanguageModel {
 
   const GPT2Config& config() const { return config_; }
   const TensorTable& table() const override { return table_; }
-  kernels::Tensor params() override { return params_; }
-  kernels::Tensor grads() override { return grads_; }
-  kernels::Tensor compute_params() override { return compute_params_; }
+  kernels::Tensor params() override { return flat_->params; }
+  kernels::Tensor grads() override { return flat_->grads; }
+  kernels::Tensor compute_params() override { return flat_->compute; }
 
   void initialize(uint64_t seed) override;
   double forward_backward(const TokenBatch& batch, float grad_scale,
@@ -77,7 +78,7 @@ class GPT2 final : public LanguageModel {
   TensorTable table_;
   size_t layer_first_entry_ = 0;    // table index of h.0's first tensor
   size_t entries_per_layer_ = 0;
-  kernels::Tensor params_, grads_, compute_params_;
+  std::unique_ptr<FlatParameters> flat_;
   Weights p_, g_;                   // views of compute params and grads
   std::unique_ptr<Activations> acts_;
 };

@@ -57,23 +57,15 @@ T5::T5(const T5Config& config, kernels::Backend& backend) : config_(config), bac
   encoder_final_entry_ = l.encoder_final;
   decoder_final_entry_ = l.decoder_final;
   lm_head_entry_ = l.lm_head;
-  size_t count = table_count(table_);
-  params_ = backend_.allocate(DType::kF32, count);
-  grads_ = backend_.allocate(DType::kF32, count);
-  compute_params_ = backend_.compute_dtype() == DType::kF32
-                        ? params_
-                        : backend_.allocate(backend_.compute_dtype(), count);
-  p_ = views(compute_params_);
-  g_ = views(grads_);
+  flat_ = std::make_unique<FlatParameters>(backend_, table_count(table_));
+  p_ = views(flat_->compute);
+  g_ = views(flat_->grads);
 }
 
 T5::~T5() {
   if (acts_) {
     for (Tensor t : acts_->owned) backend_.free(t);
   }
-  if (compute_params_.data != params_.data) backend_.free(compute_params_);
-  backend_.free(grads_);
-  backend_.free(params_);
 }
 
 T5::Layout T5::layout(const T5Config& config) {
@@ -201,8 +193,8 @@ void T5::initialize(uint64_t seed) {
     }
     normal.fill(values, e.count(), stddev);
   }
-  backend_.upload(params_, host.data());
-  if (compute_params_.data != params_.data) backend_.copy(compute_params_, params_);
+  backend_.upload(flat_->params, host.data());
+  if (flat_->compute.data != flat_->params.data) backend_.copy(flat_->compute, flat_->params);
 }
 
 void T5::plan(int B, int Te, int Td) {

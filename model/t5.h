@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "model/flat_parameters.h"
 #include "model/language_model.h"
 #include "model/sampling.h"
 #include "model/t5_config.h"
@@ -53,9 +54,9 @@ class T5 final : public LanguageModel {
 
   const T5Config& config() const { return config_; }
   const TensorTable& table() const override { return table_; }
-  kernels::Tensor params() override { return params_; }
-  kernels::Tensor grads() override { return grads_; }
-  kernels::Tensor compute_params() override { return compute_params_; }
+  kernels::Tensor params() override { return flat_->params; }
+  kernels::Tensor grads() override { return flat_->grads; }
+  kernels::Tensor compute_params() override { return flat_->compute; }
 
   // T5 v1.1's scheme (initializer factor 1): q ~ N(0, (d_model·d_kv)^-½), k, v, wi_0,
   // wi_1 and the position tables ~ N(0, d_model^-½), o ~ N(0, (n_head·d_kv)^-½),
@@ -126,7 +127,7 @@ class T5 final : public LanguageModel {
   // Table entries [first, end) of each block, and of the parts outside the blocks.
   std::vector<size_t> encoder_block_first_, decoder_block_first_;
   size_t encoder_final_entry_ = 0, decoder_final_entry_ = 0, lm_head_entry_ = 0;
-  kernels::Tensor params_, grads_, compute_params_;
+  std::unique_ptr<FlatParameters> flat_;
   Weights p_, g_;  // views of compute params and grads
   std::unique_ptr<Activations> acts_;
 };
