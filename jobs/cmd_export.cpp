@@ -98,8 +98,14 @@ struct HfFamily {
 HfFamily hf_family(const JobConfig& job) {
   const int64_t vocab = job.model.vocab_size;
   if (job.model.family == "encdec") {
-    return {"T5ForConditionalGeneration", t5_config_json(encdec_config(job, vocab)),
-            model::t5_hf_layout};
+    const model::T5Config c = encdec_config(job, vocab);
+    if (!c.standard()) {
+      throw UserError("molt export: this encdec model is a structure variant (" +
+                      model::structure_name(c) +
+                      "), which T5ForConditionalGeneration cannot express; only T5 v1.1 (every "
+                      "structure switch off) exports");
+    }
+    return {"T5ForConditionalGeneration", t5_config_json(c), model::t5_hf_layout};
   }
   return {"GPT2LMHeadModel", gpt2_config_json(decoder_config(job, vocab)), model::gpt2_hf_layout};
 }

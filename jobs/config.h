@@ -37,6 +37,11 @@ struct ModelSection {
   int64_t d_ff = 0;  // 0 = from the preset, else 4·d_model
   int64_t d_kv = 0;             // encdec head dim; 0 = from the preset, else d_model/n_head
   int64_t n_decoder_layer = 0;  // encdec decoder blocks; 0 = n_layer
+  // encdec structure ladder (model/t5_config.h, docs/structure/); defaults are T5 v1.1.
+  bool share_cross_attention = false;
+  bool share_encoder_decoder = false;
+  std::string cross_attention_source;  // "final" | "layerwise"
+  std::string input_attention;         // "bidirectional" | "causal"
 };
 
 struct DataSection {

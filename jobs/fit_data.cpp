@@ -85,7 +85,8 @@ RunRecord read_run(const fs::path& run_dir, const std::string& metric) {
   RunRecord run;
   run.name = run_dir.filename().string();
   if (run.name.empty()) run.name = run_dir.parent_path().filename().string();
-  run.family = summary.value("family", std::string("decoder"));
+  // Structure variants of a family are fitted apart ("series"; older summaries lack it).
+  run.family = summary.value("series", summary.value("family", std::string("decoder")));
   run.params_total = required_number(summary, "N", file);
   run.params_nonembed = required_number(summary, "N_nonembed", file);
   run.tokens = required_number(summary, "D", file);

@@ -35,6 +35,18 @@ int resolved_vocab(const JobConfig& config, int64_t dataset_vocab) {
 
 model::GPT2Config decoder_config(const JobConfig& config, int64_t dataset_vocab) {
   const ModelSection& m = config.model;
+  for (auto [key, changed] :
+       {std::pair{"share_cross_attention", m.share_cross_attention},
+        {"share_encoder_decoder", m.share_encoder_decoder},
+        {"cross_attention_source",
+         !m.cross_attention_source.empty() && m.cross_attention_source != "final"},
+        {"input_attention", !m.input_attention.empty() && m.input_attention != "bidirectional"}}) {
+    if (changed) {
+      throw UserError(std::string("model.") + key +
+                      " applies to model.family = \"encdec\" only (the decoder family's "
+                      "prefix-LM is data.objective = \"prefix_lm\")");
+    }
+  }
   model::GPT2Config c;
   if (!m.preset.empty()) {
     c = model::gpt2_preset(m.preset);
@@ -96,6 +108,10 @@ model::T5Config encdec_config(const JobConfig& config, int64_t dataset_vocab) {
         "model.n_ctx does not apply to model.family = \"encdec\" (relative "
         "positions have no context limit); leave it 0");
   }
+  c.share_cross_attention = m.share_cross_attention;
+  c.share_encoder_decoder = m.share_encoder_decoder;
+  c.layerwise_cross_attention = m.cross_attention_source == "layerwise";
+  c.causal_input = m.input_attention == "causal";
   c.vocab_size = resolved_vocab(config, dataset_vocab);
   model::validate(c);
   return c;
@@ -121,6 +137,17 @@ void resolve_model_shape(JobConfig& config, int64_t dataset_vocab) {
   config.model.n_layer = c.n_layer;
   config.model.n_head = c.n_head;
   config.model.d_ff = c.ff_dim();
+}
+
+std::string model_series(const JobConfig& config) {
+  if (config.model.family != "encdec") return config.model.family;
+  model::T5Config c;
+  c.share_cross_attention = config.model.share_cross_attention;
+  c.share_encoder_decoder = config.model.share_encoder_decoder;
+  c.layerwise_cross_attention = config.model.cross_attention_source == "layerwise";
+  c.causal_input = config.model.input_attention == "causal";
+  const std::string label = model::structure_label(c);
+  return label.empty() ? "encdec" : "encdec/" + label;
 }
 
 std::unique_ptr<model::LanguageModel> make_model(const JobConfig& config, int64_t dataset_vocab,

@@ -26,6 +26,10 @@ model::T5Config encdec_config(const JobConfig& config, int64_t dataset_vocab);
 // config.model, so run.toml and checkpoints rebuild the same model without the dataset.
 void resolve_model_shape(JobConfig& config, int64_t dataset_vocab);
 
+// What `molt fit` groups runs by: the family, and for an encdec structure variant its
+// switches, e.g. "encdec/shared-xattn+shared-stack" (model/t5_config.h structure_label).
+std::string model_series(const JobConfig& config);
+
 std::unique_ptr<model::LanguageModel> make_model(const JobConfig& config, int64_t dataset_vocab,
                                                  kernels::Backend& backend);
 

@@ -375,6 +375,7 @@ void Trainer::write_summary(double loss, const std::optional<Evaluation>& evalua
   const double wall = wall_at_start_ + seconds_since(start_);
   nlohmann::json summary = {
       {"family", job_.model.family},
+      {"series", model_series(job_)},
       {"N", counts.total},
       {"N_nonembed", counts.non_embedding},
       {"D", state_.tokens},

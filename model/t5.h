@@ -43,7 +43,10 @@ class T5 final : public LanguageModel {
   T5& operator=(const T5&) = delete;
 
   // The parameter table of a shape, without allocating it, and its entry ranges: block l of a
-  // stack is entries [first[l], first[l+1]); first.back() is the stack's final norm.
+  // stack is entries [first[l], first[l+1]); first.back() is the stack's final norm. With
+  // share_encoder_decoder the encoder's ranges are the decoder's; an encoder whose output
+  // nothing reads (layerwise cross-attention) has encoder_final = kNoEntry.
+  static constexpr size_t kNoEntry = static_cast<size_t>(-1);
   struct Layout {
     TensorTable table;
     std::vector<size_t> encoder_block_first, decoder_block_first;
@@ -117,7 +120,16 @@ class T5 final : public LanguageModel {
   // next forward).
   kernels::Tensor encode_only(const std::vector<int32_t>& input);
   void backward(const GradsReadyHook& on_grads_ready);
-  void backward_stack(Stack& s, const GradsReadyHook& on_grads_ready);
+  void backward_stack(Stack& s, const GradsReadyHook& on_grads_ready, bool report);
+  // What decoder layer l attends to of the input [B·Te, C] — the encoder's final output, or
+  // (layerwise) the normalised input of encoder layer l — and where its gradient collects.
+  kernels::Tensor source(int l) const;
+  kernels::Tensor dsource(int l) const;
+  kernels::AttentionShape self_attention_shape(const Stack& s) const;
+  // Generation for the structure variants: the full forward pass once per new token.
+  std::vector<int32_t> generate_by_recompute(const std::vector<int32_t>& input,
+                                             int max_new_tokens, const SamplingOptions& sampling,
+                                             int32_t stop_token, TokenSampler& sampler);
   kernels::AttentionShape attention_shape(int batch, int q_tokens, int kv_tokens, int q_stride,
                                           int kv_stride, kernels::AttentionMask mask) const;
 

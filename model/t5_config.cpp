@@ -1,6 +1,7 @@
 #include "model/t5_config.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 
@@ -25,6 +26,30 @@ const std::map<std::string, Shape>& presets() {
 }
 
 }  // namespace
+
+namespace {
+
+// The switches that are on, in ladder order, named from `names`, joined by '+'.
+std::string join_switches(const T5Config& c, const std::array<const char*, 4>& names) {
+  const bool on[4] = {c.share_cross_attention, c.share_encoder_decoder,
+                      c.layerwise_cross_attention, c.causal_input};
+  std::string joined;
+  for (int i = 0; i < 4; ++i) {
+    if (on[i]) joined += (joined.empty() ? "" : "+") + std::string(names[i]);
+  }
+  return joined;
+}
+
+}  // namespace
+
+std::string structure_name(const T5Config& c) {
+  return join_switches(c, {"share_cross_attention", "share_encoder_decoder",
+                           "cross_attention_source=layerwise", "input_attention=causal"});
+}
+
+std::string structure_label(const T5Config& c) {
+  return join_switches(c, {"shared-xattn", "shared-stack", "layerwise", "causal-input"});
+}
 
 T5Config t5_preset(const std::string& name) {
   auto it = presets().find(name);
@@ -57,6 +82,14 @@ void validate(const T5Config& c) {
     fail("n_layer and n_decoder_layer must be positive");
   if (c.num_buckets < 4 || c.num_buckets % 2 != 0 || c.max_distance <= c.num_buckets / 4)
     fail("relative position buckets need an even count >= 4 and max_distance > buckets/4");
+  if ((c.share_encoder_decoder || c.layerwise_cross_attention) &&
+      c.n_encoder_layer != c.n_decoder_layer) {
+    fail(std::string(c.share_encoder_decoder ? "share_encoder_decoder"
+                                             : "cross_attention_source = \"layerwise\"") +
+         " needs as many decoder as encoder layers (n_decoder_layer " +
+         std::to_string(c.n_decoder_layer) + " != n_layer " +
+         std::to_string(c.n_encoder_layer) + ")");
+  }
   if (c.decoder_start_id < 0 || c.decoder_start_id >= c.vocab_size)
     fail("the decoder start token must be inside the vocabulary");
 }

@@ -32,6 +32,9 @@ std::vector<int32_t> T5::generate(const std::vector<int32_t>& input, int max_new
                                   TokenSampler& sampler) {
   if (input.empty()) throw UserError("generation needs at least one input token");
   if (max_new_tokens <= 0) return {};
+  if (!config_.standard()) {
+    return generate_by_recompute(input, max_new_tokens, sampling, stop_token, sampler);
+  }
   const int C = config_.d_model, I = config_.inner_dim(), F = config_.d_ff;
   const int V = config_.vocab_size, H = config_.n_head, Te = static_cast<int>(input.size());
   const int max_len = max_new_tokens;  // decoder positions: the start token + all but the last
@@ -114,6 +117,31 @@ std::vector<int32_t> T5::generate(const std::vector<int32_t>& input, int max_new
     step(next, position);
   }
   for (Tensor t : s.owned) backend_.free(t);
+  return generated;
+}
+
+std::vector<int32_t> T5::generate_by_recompute(const std::vector<int32_t>& input,
+                                              int max_new_tokens,
+                                              const SamplingOptions& sampling,
+                                              int32_t stop_token, TokenSampler& sampler) {
+  // Step n runs decoder inputs [start, generated...] (n + 1 positions) and samples from the
+  // last row: O(n²) work in all, and no cache to get wrong for the variants.
+  std::vector<int32_t> generated;
+  TokenBatch batch;
+  batch.batch = 1, batch.input_tokens = static_cast<int>(input.size());
+  batch.inputs = input;
+  batch.decoder_inputs = {config_.decoder_start_id};
+  const int V = config_.vocab_size;
+  while (true) {
+    batch.target_tokens = static_cast<int>(batch.decoder_inputs.size());
+    batch.targets.assign(batch.decoder_inputs.size(), kIgnoreIndex);
+    std::vector<float> logits = this->logits(batch);
+    const int32_t next =
+        sampler.sample(logits.data() + size_t(batch.target_tokens - 1) * V, V, sampling);
+    generated.push_back(next);
+    if (next == stop_token || static_cast<int>(generated.size()) >= max_new_tokens) break;
+    batch.decoder_inputs.push_back(next);
+  }
   return generated;
 }
 

@@ -4,7 +4,9 @@
 #  2. exact resume: 12 steps straight and 6 (--stop-at) + resume + 6 give bit-identical
 #     losses and bit-identical final weights and optimizer moments;
 #  3. the encdec prefix-LM objective trains too (its encoder/decoder split changes per step);
-#  4. `molt sample` decodes from the checkpoint (encode once, KV-cached decoding).
+#  4. `molt sample` decodes from the checkpoint (encode once, KV-cached decoding);
+#  5. the structure ladder's last rung (all four switches) trains on prefix_lm, records its
+#     series for `molt fit`, samples, and refuses to export; misused switches exit 2.
 source "$MOLT_SOURCE_DIR/tests/fixtures/common.sh"
 make_dataset "$WORK/data"
 
@@ -59,5 +61,32 @@ passed=$((passed + 1))
 "$MOLT_BIN" sample --checkpoint "$WORK/straight" --prompt "the" --max-tokens 8 --seed 1 \
   >"$WORK/sample.txt" || fail "molt sample failed on an encdec checkpoint"
 [ -s "$WORK/sample.txt" ] || fail "molt sample printed nothing"
+passed=$((passed + 1))
+ladder="--set model.share_cross_attention=true --set model.share_encoder_decoder=true \
+  --set model.cross_attention_source=\"layerwise\" --set model.input_attention=\"causal\""
+"$MOLT_BIN" train $(t5_args "$WORK/ladder" --set data.objective=prefix_lm --set train.steps=20 \
+  --set checkpoint.every=20 --set eval.every=0 $ladder) >/dev/null || fail "the ladder's end did not train"
+"$PY" - "$WORK/ladder" <<'PY' || fail "the ladder's end: loss or summary wrong"
+import json, sys
+losses = [json.loads(line)["loss"] for line in open(sys.argv[1] + "/metrics.jsonl")]
+first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+print(f"ladder end: loss {first:.3f} -> {last:.3f}")
+series = json.load(open(sys.argv[1] + "/summary.json"))["series"]
+assert series == "encdec/shared-xattn+shared-stack+layerwise+causal-input", series
+sys.exit(0 if last < first - 0.3 else 1)
+PY
+"$MOLT_BIN" sample --checkpoint "$WORK/ladder" --prompt "the" --max-tokens 6 --seed 1 \
+  >"$WORK/ladder-sample.txt" || fail "molt sample failed on a structure variant"
+expect_status 2 "$MOLT_BIN" export "$WORK/ladder" "$WORK/ladder-export"
+grep -q "structure variant" "$WORK/err.txt" || fail "export of a variant: message does not say why"
+expect_status 2 "$MOLT_BIN" train $(t5_args "$WORK/unequal" --set model.n_decoder_layer=3 \
+  --set model.share_encoder_decoder=true)
+grep -q "n_decoder_layer 3 != n_layer 2" "$WORK/err.txt" || fail "unequal depths: message"
+expect_status 2 "$MOLT_BIN" train $(t5_args "$WORK/badsource" \
+  --set model.cross_attention_source=\"middle\")
+grep -q "cross_attention_source" "$WORK/err.txt" || fail "bad cross_attention_source: message"
+expect_status 2 "$MOLT_BIN" train "$MOLT_SOURCE_DIR/jobs/examples/tiny-gpt.toml" \
+  --set data.dataset="$WORK/data" --set run.dir="$WORK/gptladder" --set model.share_cross_attention=true
+grep -q "applies to model.family = \"encdec\" only" "$WORK/err.txt" || fail "decoder + switch: message"
 passed=$((passed + 1))
 echo "$passed passed, 0 failed"

@@ -2,11 +2,15 @@
 // a batch, molt's loss and every gradient on it, then the losses and final weights after
 // 10 AdamW steps (with clipping and weight decay, as the trainer runs them).
 //
-//   t5_oracle_dump_tool OUT.h5
-// The shape is deliberately irregular: n_head·d_kv != d_model, unequal stack depths, and
-// sequences long enough to reach the logarithmic position buckets of both stacks.
+//   t5_oracle_dump_tool OUT.h5 [STRUCTURE]
+// STRUCTURE (0-15) sets the structure-ladder switches as bits: 1 share_cross_attention,
+// 2 share_encoder_decoder, 4 layerwise cross-attention, 8 causal input (written to
+// /structure for the oracle). The shape is deliberately irregular: n_head·d_kv != d_model,
+// unequal stack depths where the switches allow, and sequences long enough to reach the
+// logarithmic position buckets of both stacks.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -18,12 +22,18 @@
 int main(int argc, char** argv) {
   using namespace molt::oracle;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s OUT.h5\n", argv[0]);
+    std::fprintf(stderr, "usage: %s OUT.h5 [STRUCTURE 0-15]\n", argv[0]);
     return 2;
   }
   molt::model::T5Config config = molt::model::t5_preset("tiny");
   config.vocab_size = 96, config.d_model = 32, config.d_kv = 12, config.n_head = 3;
   config.d_ff = 40, config.n_encoder_layer = 2, config.n_decoder_layer = 3;
+  const int structure = argc > 2 ? std::atoi(argv[2]) : 0;
+  config.share_cross_attention = structure & 1;
+  config.share_encoder_decoder = structure & 2;
+  config.layerwise_cross_attention = structure & 4;
+  config.causal_input = structure & 8;
+  if (structure & 6) config.n_encoder_layer = 3;  // these need equal depths
   const int B = 2, Te = 40, Td = 20, kSteps = 10;
   const float lr = 1e-3f, clip = 1.0f;
   molt::AdamWSettings adamw;  // defaults: β 0.9/0.95, eps 1e-8, decay 0.1
@@ -79,6 +89,9 @@ int main(int argc, char** argv) {
                                  float(config.num_buckets),
                                  float(config.max_distance)};
   write(file, "settings", settings, {hsize_t(settings.size())});
+  std::vector<float> switches = {float(structure & 1), float((structure >> 1) & 1),
+                                 float((structure >> 2) & 1), float((structure >> 3) & 1)};
+  write(file, "structure", switches, {hsize_t(switches.size())});
   H5Fclose(file);
   return 0;
 }

@@ -1,13 +1,17 @@
 // T5 v1.1 model contracts: layout and published counts, relative position buckets, FLOPs,
 // determinism, generation over KV caches, gradient accumulation, hook coverage, and
-// gradients against finite differences of the whole model.
-// (Agreement with an independent PyTorch model is t5_oracle_test.sh.)
+// gradients against finite differences of the whole model — for T5 v1.1 and for all 15
+// combinations of the structure-ladder switches.
+// (Agreement with an independent PyTorch model, and the ladder's end being a decoder-only
+// model, are t5_oracle_test.sh.)
 #include "model/t5.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "kernels/error.h"
@@ -20,6 +24,25 @@ T5Config TinyConfig() {
   c.vocab_size = 40, c.d_model = 16, c.d_kv = 6, c.n_head = 2, c.d_ff = 24;
   c.n_encoder_layer = 2, c.n_decoder_layer = 3;  // d_kv·n_head != d_model, unequal stacks
   return c;
+}
+
+// Structure switches as 4 bits: share_cross_attention, share_encoder_decoder,
+// layerwise cross-attention, causal input. Equal depths, so every combination is valid.
+T5Config VariantConfig(int bits) {
+  T5Config c = TinyConfig();
+  c.n_encoder_layer = c.n_decoder_layer = 2;
+  c.share_cross_attention = bits & 1;
+  c.share_encoder_decoder = bits & 2;
+  c.layerwise_cross_attention = bits & 4;
+  c.causal_input = bits & 8;
+  return c;
+}
+
+std::string VariantName(const testing::TestParamInfo<int>& info) {
+  std::string name = structure_name(VariantConfig(info.param));
+  for (char& ch : name)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return name.empty() ? "t5_v1_1" : name;
 }
 
 uint64_t Lcg(uint64_t& s) {
@@ -217,9 +240,12 @@ TEST(T5Generate, KVCacheDecodingMatchesTheFullDecoderForward) {
   EXPECT_EQ(stopped, std::vector<int32_t>(generated.begin(), generated.begin() + 3));
 }
 
-TEST(T5Backward, TwoHalfBatchesAccumulateToTheFullBatchGradient) {
+class T5Variant : public testing::TestWithParam<int> {};
+INSTANTIATE_TEST_SUITE_P(Ladder, T5Variant, testing::Range(0, 16), VariantName);
+
+TEST_P(T5Variant, TwoHalfBatchesAccumulateToTheFullBatchGradient) {
   auto backend = kernels::make_cpu_backend();
-  T5 model(TinyConfig(), *backend);
+  T5 model(VariantConfig(GetParam()), *backend);
   model.initialize(4);
   TokenBatch full = RandomBatch(4, 9, 5, 40, 9);
   backend->fill(model.grads(), 0);
@@ -238,9 +264,9 @@ TEST(T5Backward, TwoHalfBatchesAccumulateToTheFullBatchGradient) {
   EXPECT_LT(std::sqrt(diff / norm), 1e-5);
 }
 
-TEST(T5Backward, HookReportsEveryGradientOnceAndOnlyWhenFinal) {
+TEST_P(T5Variant, HookReportsEveryGradientOnceAndOnlyWhenFinal) {
   auto backend = kernels::make_cpu_backend();
-  T5 model(TinyConfig(), *backend);
+  T5 model(VariantConfig(GetParam()), *backend);
   model.initialize(5);
   TokenBatch batch = RandomBatch(2, 8, 6, 40, 1);
   backend->fill(model.grads(), 0);
@@ -259,12 +285,12 @@ TEST(T5Backward, HookReportsEveryGradientOnceAndOnlyWhenFinal) {
   for (size_t i = 0; i < covered.size(); ++i) ASSERT_EQ(covered[i], 1) << "offset " << i;
 }
 
-TEST(T5Backward, GradientsMatchFiniteDifferences) {
+TEST_P(T5Variant, GradientsMatchFiniteDifferences) {
   // Central differences of the mean loss in fp32 (double accumulation of the token losses)
   // with step 1e-2 on 3 weights of every tensor: |fd − g| <= 2e-3 + 5e-2·|g|, the same
   // bound as the decoder's test (fp32 rounding of the loss limits agreement).
   auto backend = kernels::make_cpu_backend();
-  T5 model(TinyConfig(), *backend);
+  T5 model(VariantConfig(GetParam()), *backend);
   model.initialize(6);
   TokenBatch batch = RandomBatch(2, 7, 5, 40, 2);
   const float scale = 1.0f / float(batch.counted_targets());
@@ -290,6 +316,111 @@ TEST(T5Backward, GradientsMatchFiniteDifferences) {
     }
   }
   EXPECT_EQ(checked, static_cast<int>(3 * model.table().size()));
+}
+
+TEST_P(T5Variant, EveryParameterGetsAGradientAndGreedyDecodingFollowsTheForwardPass) {
+  // No switch combination leaves a parameter without a path to the loss.
+  auto backend = kernels::make_cpu_backend();
+  const T5Config c = VariantConfig(GetParam());
+  T5 model(c, *backend);
+  model.initialize(8);
+  TokenBatch batch = RandomBatch(2, 7, 5, 40, 3);
+  backend->fill(model.grads(), 0);
+  model.forward_backward(batch, 1.0f / 9, {});
+  auto grads = Download(*backend, model.grads());
+  for (const auto& e : model.table()) {
+    double norm = 0;
+    for (size_t i = e.offset; i < e.offset + e.count(); ++i) norm += double(grads[i]) * grads[i];
+    EXPECT_GT(norm, 0.0) << e.name << " has no gradient";
+  }
+  // Greedy generation picks the argmax of the full forward pass at each position.
+  std::vector<int32_t> input = {5, 17, 3, 22, 9};
+  TokenSampler sampler(0);
+  SamplingOptions greedy;
+  greedy.temperature = 0;
+  std::vector<int32_t> generated = model.generate(input, 6, greedy, -1, sampler);
+  ASSERT_EQ(generated.size(), 6u);
+  TokenBatch full;
+  full.batch = 1, full.input_tokens = int(input.size()), full.target_tokens = 6;
+  full.inputs = input;
+  full.decoder_inputs = {c.decoder_start_id};
+  full.decoder_inputs.insert(full.decoder_inputs.end(), generated.begin(), generated.end() - 1);
+  full.targets.assign(6, 0);
+  std::vector<float> logits = model.logits(full);
+  for (size_t i = 0; i < generated.size(); ++i) {
+    const float* row = logits.data() + i * c.vocab_size;
+    EXPECT_EQ(generated[i], int(std::max_element(row, row + c.vocab_size) - row)) << "token " << i;
+  }
+}
+
+TEST(T5Ladder, LayoutDropsWhatEachSwitchRemoves) {
+  T5Config c = TinyConfig();
+  c.n_encoder_layer = c.n_decoder_layer = 3;
+  c.vocab_size = 100;
+  const int64_t C = c.d_model, I = c.inner_dim(), F = c.d_ff, V = c.vocab_size, L = 3;
+  const int64_t table = int64_t(c.num_buckets) * c.n_head;
+  const int64_t attention = 4 * I * C, ffn = 3 * F * C;
+  auto count = [&](const T5Config& config) {
+    return T5::count_parameters(T5::layout(config).table).total;
+  };
+  auto has = [&](const T5Config& config, const std::string& name) {
+    return Find(T5::layout(config).table, name) != nullptr;
+  };
+  const int64_t encoder = L * (attention + ffn + 2 * C) + table + C;
+  const int64_t decoder = L * (2 * attention + ffn + 3 * C) + table + C;
+  EXPECT_EQ(count(c), 2 * V * C + encoder + decoder);
+
+  T5Config cross = c;
+  cross.share_cross_attention = true;
+  EXPECT_EQ(count(cross), count(c) - L * (attention + C));
+  EXPECT_FALSE(has(cross, "decoder.block.0.layer.1.EncDecAttention.q.weight"));
+  EXPECT_TRUE(has(cross, "decoder.block.0.layer.1.DenseReluDense.wo.weight"));
+
+  T5Config stacks = cross;
+  stacks.share_encoder_decoder = true;  // a decoder-only model's parameters
+  const int64_t decoder_only = 2 * V * C + L * (attention + ffn + 2 * C) + table + C;
+  EXPECT_EQ(count(stacks), decoder_only);
+  EXPECT_FALSE(has(stacks, "encoder.block.0.layer.0.layer_norm.weight"));
+  stacks.layerwise_cross_attention = stacks.causal_input = true;
+  EXPECT_EQ(count(stacks), decoder_only);
+
+  T5Config layerwise = c;  // separate stacks: the encoder's last block keeps only its norm
+  layerwise.layerwise_cross_attention = true;
+  EXPECT_EQ(count(layerwise), count(c) - (attention + ffn + C) - C);
+  EXPECT_TRUE(has(layerwise, "encoder.block.2.layer.0.layer_norm.weight"));
+  EXPECT_FALSE(has(layerwise, "encoder.block.2.layer.0.SelfAttention.q.weight"));
+  EXPECT_FALSE(has(layerwise, "encoder.final_layer_norm.weight"));
+
+  T5Config unequal = c;
+  unequal.n_decoder_layer = 2;
+  unequal.share_encoder_decoder = true;
+  EXPECT_THROW(validate(unequal), UserError);
+  unequal.share_encoder_decoder = false;
+  unequal.layerwise_cross_attention = true;
+  EXPECT_THROW(validate(unequal), UserError);
+}
+
+TEST(T5Ladder, FlopsFollowTheWorkEachVariantDoes) {
+  T5Config c = VariantConfig(0);
+  c.vocab_size = 40;
+  auto backend = kernels::make_cpu_backend();
+  const double Te = 12, Td = 6, C = c.d_model, I = c.inner_dim();
+  T5 base(c, *backend);
+  T5Config merged_config = c;
+  merged_config.share_cross_attention = true;
+  T5 merged(merged_config, *backend);
+  // Merged: no cross q and o (2·Td·C·I MACs), attention over Te + Td keys instead of Td and
+  // Te separately (the same 2·Td·(Te+Td)·I MACs).
+  const double saved = 6.0 * c.n_decoder_layer * (2 * Td * C * I);
+  EXPECT_NEAR(base.training_flops_per_example(int(Te), int(Td)) -
+                  merged.training_flops_per_example(int(Te), int(Td)),
+              saved, 1e-6 * saved);
+  // Sharing parameters changes no work; the causal input neither (the square is counted).
+  T5Config shared_config = c;
+  shared_config.share_encoder_decoder = shared_config.causal_input = true;
+  T5 shared(shared_config, *backend);
+  EXPECT_EQ(shared.training_flops_per_example(int(Te), int(Td)),
+            base.training_flops_per_example(int(Te), int(Td)));
 }
 
 }  // namespace
