@@ -192,4 +192,11 @@ class Backend {
 // The fp32 CPU backend (OpenBLAS GEMM, OpenMP threads).
 std::unique_ptr<Backend> make_cpu_backend();
 
+#ifdef MOLT_HAVE_CUDA
+// The CUDA backend on `device` (kernels/cuda/): compute buffers in `compute_dtype` (kF32 or
+// kBF16), f32 accumulation. Only in builds with nvcc. Throws UserError when the device
+// does not exist (no GPU, or an index past the visible devices).
+std::unique_ptr<Backend> make_cuda_backend(int device, DType compute_dtype);
+#endif
+
 }  // namespace molt::kernels
