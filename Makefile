@@ -25,5 +25,10 @@ demo: build
 bench: build
 	@bash scripts/bench.sh $(BUILD)/bin/molt
 
+# molt, Open MPI and every library they load, for a GPU box with only the driver and CUDA:
+# dist-portable/molt-portable.tar.xz (README: "Running where dependencies are not installed").
+portable: build
+	@bash scripts/make-portable.sh $(BUILD) dist-portable
+
 clean:
 	rm -rf build build-cpu build-debug

@@ -15,7 +15,7 @@ packages=(
   liblbfgs-dev                         # L-BFGS for molt fit (scaling laws)
   gnuplot-nox                          # plots for molt fit / molt plot
   python3-torch python3-h5py python3-numpy python3-scipy  # test oracles at /usr/bin/python3
-  npm xz-utils                         # demo corpus (npm pack), portable bundle
+  npm xz-utils patchelf                # demo corpus (npm pack), portable bundle (make portable)
   slurm-wlm munge                      # the localhost Slurm cluster of tests/slurm
 )
 
