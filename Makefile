@@ -23,7 +23,7 @@ demo: build
 	@bash scripts/demo.sh $(BUILD)/bin/molt
 
 bench: build
-	@bash scripts/bench.sh $(BUILD)/bin/molt
+	@bash scripts/bench-cpu.sh $(BUILD)/bin/molt
 
 # molt, Open MPI and every library they load, for a GPU box with only the driver and CUDA:
 # dist-portable/molt-portable.tar.xz (README: "Running where dependencies are not installed").
