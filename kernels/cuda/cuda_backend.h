@@ -13,6 +13,8 @@
 // the host (it lives on the device), so the kernel flags it in host-mapped memory and the
 // next synchronising call (download, synchronize, sum_of_squares) throws std::logic_error,
 // as the CPU backend's host-side check would have.
+// The constructor makes `device` current on the calling thread and the ops assume it stays
+// so: molt runs one rank, one thread of GPU work and one GPU per process.
 // make_cuda_backend() (kernels/backend.h) is the way in; nothing outside kernels/ needs
 // this header.
 #pragma once

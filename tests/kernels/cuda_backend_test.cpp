@@ -493,21 +493,27 @@ TEST_P(CudaBackendTest, PositionBiasMatchesCpu) {
 // ---- loss ---------------------------------------------------------------------------------
 
 TEST_P(CudaBackendTest, CrossEntropyMatchesCpuLossesAndInPlaceGradient) {
-  const int N = 64, V = 5003, ignore = -100;
-  const auto logits = compute_values(size_t(N) * V, 1, 3.0f);
-  auto targets = random_ints(N, V, 2);
-  targets[3] = targets[40] = ignore;
-  targets[5] = 0;
-  targets[6] = V - 1;
-  for (float grad_scale : {1.0f / 62.0f, 0.0f}) {
-    SCOPED_TRACE("grad_scale " + std::to_string(grad_scale));
-    Tensor glogits = gpu_compute(logits), clogits = on_cpu(logits);
-    Tensor glosses = gpu_f32(random_normal(N, 3)), closses = on_cpu(random_normal(N, 3));
-    gpu().cross_entropy(glogits, glosses, on_gpu(targets), N, V, ignore, grad_scale);
-    cpu().cross_entropy(clogits, closses, on_cpu(targets), N, V, ignore, grad_scale);
-    EXPECT_TRUE(same(glosses, closses, kLosses));
-    EXPECT_TRUE(same(glogits, clogits, kLogitGradients));  // = logits when grad_scale is 0
-    EXPECT_EQ(from_gpu(glosses)[3], 0.0f);
+  const int ignore = -100;
+  struct Size {
+    int N, V;
+  };
+  for (const Size s : {Size{64, 5003}, Size{8, 50257}}) {  // 50257: GPT-2's vocabulary
+    const int N = s.N, V = s.V;
+    const auto logits = compute_values(size_t(N) * V, 1, 3.0f);
+    auto targets = random_ints(N, V, 2);
+    targets[3] = ignore;
+    targets[5] = 0;
+    targets[6] = V - 1;
+    for (float grad_scale : {1.0f / float(N - 1), 0.0f}) {
+      SCOPED_TRACE("V " + std::to_string(V) + ", grad_scale " + std::to_string(grad_scale));
+      Tensor glogits = gpu_compute(logits), clogits = on_cpu(logits);
+      Tensor glosses = gpu_f32(random_normal(N, 3)), closses = on_cpu(random_normal(N, 3));
+      gpu().cross_entropy(glogits, glosses, on_gpu(targets), N, V, ignore, grad_scale);
+      cpu().cross_entropy(clogits, closses, on_cpu(targets), N, V, ignore, grad_scale);
+      EXPECT_TRUE(same(glosses, closses, kLosses));
+      EXPECT_TRUE(same(glogits, clogits, kLogitGradients));  // = logits when grad_scale is 0
+      EXPECT_EQ(from_gpu(glosses)[3], 0.0f);
+    }
   }
 }
 
