@@ -50,10 +50,10 @@ constexpr int kDimsPerLane = kMaxAttentionHeadDim / kWarpSize;
 // Everything a kernel needs, passed by value. Absent arrays are null / not present.
 struct AttentionArgs {
   FloatArray q, k, v, out, dout, dq, dk, dv;
-  float* lse = nullptr;            // [B, H, Tq]
-  float* delta = nullptr;          // [B, H, Tq], backward scratch: δ_i
-  const float* bias = nullptr;     // [H, Tq, Tk]
-  float* dbias = nullptr;          // [H, Tq, Tk]
+  float* lse = nullptr;         // [B, H, Tq]
+  float* delta = nullptr;       // [B, H, Tq], backward scratch: δ_i
+  const float* bias = nullptr;  // [H, Tq, Tk]
+  float* dbias = nullptr;       // [H, Tq, Tk]
   const int32_t* prefix_lengths = nullptr;
   int batch, q_tokens, kv_tokens, heads, head_dim, q_stride, kv_stride;
   float scale;
@@ -186,7 +186,8 @@ __global__ void __launch_bounds__(kThreads) delta_kernel(AttentionArgs a) {
   const int b = static_cast<int>(row / (static_cast<size_t>(a.q_tokens) * a.heads));
   const size_t at = out_at(a, b, i, h);
   float sum = 0.0f;
-  for (int d = lane; d < a.head_dim; d += kWarpSize) sum += a.dout.load(at + d) * a.out.load(at + d);
+  for (int d = lane; d < a.head_dim; d += kWarpSize)
+    sum += a.dout.load(at + d) * a.out.load(at + d);
   sum = warp_sum(sum);
   if (lane == 0) a.delta[row] = sum;
 }
@@ -340,9 +341,7 @@ __global__ void __launch_bounds__(kThreads) backward_key_kernel(AttentionArgs a)
 }
 
 size_t forward_shared_bytes(int D) { return sizeof(float) * (2 * kTile * (D + 1) + kWarps * D); }
-size_t query_shared_bytes(int D) {
-  return sizeof(float) * (2 * kTile * (D + 1) + 2 * kWarps * D);
-}
+size_t query_shared_bytes(int D) { return sizeof(float) * (2 * kTile * (D + 1) + 2 * kWarps * D); }
 size_t key_shared_bytes(int D) {
   return sizeof(float) * (2 * kTile * (D + 1) + 2 * kTile + 2 * kWarps * D);
 }
@@ -360,9 +359,9 @@ AttentionArgs attention_inputs(Tensor out, Tensor lse, Tensor q, Tensor k, Tenso
   const int HD = s.heads * s.head_dim;
   require(s.batch >= 0 && s.q_tokens >= 0 && s.kv_tokens >= 0 && s.heads > 0 && s.head_dim > 0,
           "attention: negative or zero shape");
-  require(s.head_dim <= kMaxAttentionHeadDim,
-          "attention: head_dim " + std::to_string(s.head_dim) + " exceeds the CUDA kernels' " +
-              std::to_string(kMaxAttentionHeadDim));
+  require(s.head_dim <= kMaxAttentionHeadDim, "attention: head_dim " + std::to_string(s.head_dim) +
+                                                  " exceeds the CUDA kernels' " +
+                                                  std::to_string(kMaxAttentionHeadDim));
   require(s.q_row_stride >= HD, "attention: q_row_stride is smaller than H·D");
   require(s.kv_row_stride >= HD, "attention: kv_row_stride is smaller than H·D");
   require((s.q_tokens + kWarps - 1) / kWarps <= kMaxGridY &&
@@ -424,8 +423,7 @@ void attention_backward(const DeviceContext& ctx, Tensor dq, Tensor dk, Tensor d
   if (a.batch == 0 || a.q_tokens == 0 || a.kv_tokens == 0) return;
   const size_t rows = product(a.batch, a.heads) * a.q_tokens;
   a.delta = ctx.scratch->floats(rows);
-  delta_kernel<<<static_cast<unsigned>((rows + kWarps - 1) / kWarps), kThreads, 0, ctx.stream>>>(
-      a);
+  delta_kernel<<<static_cast<unsigned>((rows + kWarps - 1) / kWarps), kThreads, 0, ctx.stream>>>(a);
   MOLT_CUDA_CHECK_LAUNCH();
   if (a.dq.present() || a.dbias != nullptr) {
     backward_query_kernel<<<grid_over(a, a.q_tokens), kThreads, query_shared_bytes(a.head_dim),

@@ -59,8 +59,7 @@ inline const int32_t* i32_covering(Tensor t, size_t needed, const char* what) {
 
 inline void require_same_count(Tensor a, Tensor b, const char* what) {
   require(a.count == b.count, std::string(what) + ": element counts differ (" +
-                                  std::to_string(a.count) + " vs " + std::to_string(b.count) +
-                                  ")");
+                                  std::to_string(a.count) + " vs " + std::to_string(b.count) + ")");
 }
 
 inline size_t product(int a, int b) { return static_cast<size_t>(a) * static_cast<size_t>(b); }

@@ -131,13 +131,13 @@ void CudaBackend::matmul_forward(Tensor out, Tensor in, Tensor weight, Tensor bi
                                  int N) {
   cuda::matmul_forward(ctx_, out, in, weight, bias, M, K, N);
 }
-void CudaBackend::matmul_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout,
-                                  Tensor in, Tensor weight, int M, int K, int N) {
+void CudaBackend::matmul_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,
+                                  Tensor weight, int M, int K, int N) {
   cuda::matmul_backward(ctx_, din, dweight, dbias, dout, in, weight, M, K, N);
 }
 
-void CudaBackend::layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor in,
-                                    Tensor weight, Tensor bias, int N, int C, float eps) {
+void CudaBackend::layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor in, Tensor weight,
+                                    Tensor bias, int N, int C, float eps) {
   cuda::layernorm_forward(ctx_, out, mean, rstd, in, weight, bias, N, C, eps);
 }
 void CudaBackend::layernorm_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout,
@@ -145,8 +145,8 @@ void CudaBackend::layernorm_backward(Tensor din, Tensor dweight, Tensor dbias, T
                                      int C) {
   cuda::layernorm_backward(ctx_, din, dweight, dbias, dout, in, weight, mean, rstd, N, C);
 }
-void CudaBackend::rmsnorm_forward(Tensor out, Tensor rstd, Tensor in, Tensor weight, int N,
-                                  int C, float eps) {
+void CudaBackend::rmsnorm_forward(Tensor out, Tensor rstd, Tensor in, Tensor weight, int N, int C,
+                                  float eps) {
   cuda::rmsnorm_forward(ctx_, out, rstd, in, weight, N, C, eps);
 }
 void CudaBackend::rmsnorm_backward(Tensor din, Tensor dweight, Tensor dout, Tensor in,
@@ -175,12 +175,12 @@ void CudaBackend::attention_backward(Tensor dq, Tensor dk, Tensor dv, Tensor dbi
                                      Tensor out, Tensor lse, Tensor q, Tensor k, Tensor v,
                                      Tensor bias, Tensor prefix_lengths,
                                      const AttentionShape& shape) {
-  cuda::attention_backward(ctx_, dq, dk, dv, dbias, dout, out, lse, q, k, v, bias,
-                           prefix_lengths, shape);
+  cuda::attention_backward(ctx_, dq, dk, dv, dbias, dout, out, lse, q, k, v, bias, prefix_lengths,
+                           shape);
 }
 
-void CudaBackend::embedding_forward(Tensor out, Tensor ids, Tensor table, Tensor positions,
-                                    int B, int T, int C) {
+void CudaBackend::embedding_forward(Tensor out, Tensor ids, Tensor table, Tensor positions, int B,
+                                    int T, int C) {
   cuda::embedding_forward(ctx_, out, ids, table, positions, B, T, C);
 }
 void CudaBackend::embedding_backward(Tensor dtable, Tensor dpositions, Tensor dout, Tensor ids,
@@ -191,8 +191,8 @@ void CudaBackend::position_bias_forward(Tensor out, Tensor table, Tensor buckets
                                         int Tk) {
   cuda::position_bias_forward(ctx_, out, table, buckets, H, Tq, Tk);
 }
-void CudaBackend::position_bias_backward(Tensor dtable, Tensor dout, Tensor buckets, int H,
-                                         int Tq, int Tk) {
+void CudaBackend::position_bias_backward(Tensor dtable, Tensor dout, Tensor buckets, int H, int Tq,
+                                         int Tk) {
   cuda::position_bias_backward(ctx_, dtable, dout, buckets, H, Tq, Tk);
 }
 

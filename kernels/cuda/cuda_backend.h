@@ -91,8 +91,8 @@ class CudaBackend final : public Backend {
   void position_bias_backward(Tensor dtable, Tensor dout, Tensor buckets, int H, int Tq,
                               int Tk) override;
 
-  void cross_entropy(Tensor logits, Tensor losses, Tensor targets, int N, int V,
-                     int ignore_index, float grad_scale) override;
+  void cross_entropy(Tensor logits, Tensor losses, Tensor targets, int N, int V, int ignore_index,
+                     float grad_scale) override;
 
   void adamw(Tensor params, Tensor grads, Tensor m, Tensor v, Tensor compute_params,
              const AdamWStep& step) override;

@@ -19,8 +19,8 @@ namespace molt::kernels::cuda {
 [[noreturn]] inline void throw_cuda_error(cudaError_t status, const char* call, const char* file,
                                           int line) {
   throw std::runtime_error(std::string("CUDA error: ") + call + " failed with " +
-                           cudaGetErrorName(status) + " (" + cudaGetErrorString(status) +
-                           ") at " + file + ":" + std::to_string(line));
+                           cudaGetErrorName(status) + " (" + cudaGetErrorString(status) + ") at " +
+                           file + ":" + std::to_string(line));
 }
 
 [[noreturn]] inline void throw_cublas_error(cublasStatus_t status, const char* call,
@@ -32,17 +32,17 @@ namespace molt::kernels::cuda {
 
 }  // namespace molt::kernels::cuda
 
-#define MOLT_CUDA_CHECK(call)                                                          \
-  do {                                                                                 \
-    const cudaError_t molt_status_ = (call);                                           \
-    if (molt_status_ != cudaSuccess)                                                   \
+#define MOLT_CUDA_CHECK(call)                                                           \
+  do {                                                                                  \
+    const cudaError_t molt_status_ = (call);                                            \
+    if (molt_status_ != cudaSuccess)                                                    \
       ::molt::kernels::cuda::throw_cuda_error(molt_status_, #call, __FILE__, __LINE__); \
   } while (0)
 
-#define MOLT_CUBLAS_CHECK(call)                                                          \
-  do {                                                                                   \
-    const cublasStatus_t molt_status_ = (call);                                          \
-    if (molt_status_ != CUBLAS_STATUS_SUCCESS)                                           \
+#define MOLT_CUBLAS_CHECK(call)                                                           \
+  do {                                                                                    \
+    const cublasStatus_t molt_status_ = (call);                                           \
+    if (molt_status_ != CUBLAS_STATUS_SUCCESS)                                            \
       ::molt::kernels::cuda::throw_cublas_error(molt_status_, #call, __FILE__, __LINE__); \
   } while (0)
 

@@ -12,9 +12,7 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__global__ void fill_ones_f32(float* out, size_t n) {
-  MOLT_GRID_STRIDE(i, n) out[i] = 1.0f;
-}
+__global__ void fill_ones_f32(float* out, size_t n) { MOLT_GRID_STRIDE(i, n) out[i] = 1.0f; }
 
 __global__ void fill_ones_bf16(__nv_bfloat16* out, size_t n) {
   MOLT_GRID_STRIDE(i, n) out[i] = __float2bfloat16(1.0f);
@@ -82,13 +80,18 @@ const void* OnesVectors::get(DType dtype, size_t count) {
 
 const char* index_error_description(int code) {
   switch (code) {
-    case kEmbeddingForwardIndex: return "embedding_forward: a token id outside the table";
-    case kEmbeddingBackwardIndex: return "embedding_backward: a token id outside the table";
-    case kPositionBiasForwardIndex: return "position_bias_forward: a bucket outside the table";
-    case kPositionBiasBackwardIndex: return "position_bias_backward: a bucket outside the table";
+    case kEmbeddingForwardIndex:
+      return "embedding_forward: a token id outside the table";
+    case kEmbeddingBackwardIndex:
+      return "embedding_backward: a token id outside the table";
+    case kPositionBiasForwardIndex:
+      return "position_bias_forward: a bucket outside the table";
+    case kPositionBiasBackwardIndex:
+      return "position_bias_backward: a bucket outside the table";
     case kCrossEntropyTarget:
       return "cross_entropy: a target outside [0, V) that is not ignore_index";
-    default: return "an unknown index error";
+    default:
+      return "an unknown index error";
   }
 }
 

@@ -75,8 +75,8 @@ void copy(const DeviceContext& ctx, Tensor dst, Tensor src) {
   if (dst.dtype == src.dtype) {
     // Like the CPU's memmove, but CUDA gives no guarantee for overlapping ranges; the
     // models copy between distinct buffers only.
-    MOLT_CUDA_CHECK(cudaMemcpyAsync(dst.data, src.data, dst.bytes(), cudaMemcpyDeviceToDevice,
-                                    ctx.stream));
+    MOLT_CUDA_CHECK(
+        cudaMemcpyAsync(dst.data, src.data, dst.bytes(), cudaMemcpyDeviceToDevice, ctx.stream));
     return;
   }
   const bool floats = (dst.dtype == DType::kF32 || dst.dtype == DType::kBF16) &&

@@ -24,8 +24,7 @@ namespace {
 constexpr int kThreads = 512;
 
 __global__ void cross_entropy_kernel(FloatArray logits, float* losses, const int32_t* targets,
-                                     int V, int ignore_index, float grad_scale,
-                                     int* index_error) {
+                                     int V, int ignore_index, float grad_scale, int* index_error) {
   __shared__ float shared[32];
   const size_t row = static_cast<size_t>(blockIdx.x) * V;
   const int target = targets[blockIdx.x];
@@ -65,8 +64,8 @@ void cross_entropy(const DeviceContext& ctx, Tensor logits, Tensor losses, Tenso
   float* loss = f32_covering(losses, N, "cross_entropy: losses");
   const int32_t* target = i32_covering(targets, N, "cross_entropy: targets");
   if (N == 0) return;
-  cross_entropy_kernel<<<N, kThreads, 0, ctx.stream>>>(x, loss, target, V, ignore_index,
-                                                       grad_scale, ctx.index_error);
+  cross_entropy_kernel<<<N, kThreads, 0, ctx.stream>>>(x, loss, target, V, ignore_index, grad_scale,
+                                                       ctx.index_error);
   MOLT_CUDA_CHECK_LAUNCH();
 }
 

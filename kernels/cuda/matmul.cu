@@ -33,9 +33,7 @@ __global__ void broadcast_bias_kernel(FloatArray out, FloatArray bias, size_t ro
   MOLT_GRID_STRIDE(i, rows * N) out.store(i, bias.load(i % N));
 }
 
-cudaDataType_t blas_type(DType dtype) {
-  return dtype == DType::kBF16 ? CUDA_R_16BF : CUDA_R_32F;
-}
+cudaDataType_t blas_type(DType dtype) { return dtype == DType::kBF16 ? CUDA_R_16BF : CUDA_R_32F; }
 
 struct Operand {
   const void* data;
@@ -72,13 +70,12 @@ void matmul_forward(const DeviceContext& ctx, Tensor out, Tensor in, Tensor weig
   const FloatArray b = optional_floats(bias, N, "matmul_forward: bias");
   if (M == 0 || N == 0) return;
   if (b.present()) {
-    broadcast_bias_kernel<<<grid_stride_blocks(product(M, N), kThreads), kThreads, 0,
-                            ctx.stream>>>(y, b, static_cast<size_t>(M), N);
+    broadcast_bias_kernel<<<grid_stride_blocks(product(M, N), kThreads), kThreads, 0, ctx.stream>>>(
+        y, b, static_cast<size_t>(M), N);
     MOLT_CUDA_CHECK_LAUNCH();
   }
   gemm(ctx, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, {weight.data, weight.dtype, K},
-       {in.data, in.dtype, K}, b.present() ? 1.0f : 0.0f, out.data, out.dtype, N,
-       "matmul_forward");
+       {in.data, in.dtype, K}, b.present() ? 1.0f : 0.0f, out.data, out.dtype, N, "matmul_forward");
 }
 
 void matmul_backward(const DeviceContext& ctx, Tensor din, Tensor dweight, Tensor dbias,
@@ -94,16 +91,15 @@ void matmul_backward(const DeviceContext& ctx, Tensor din, Tensor dweight, Tenso
   if (!dweight.empty()) {
     f32_covering(dweight, product(N, K), "matmul_backward: dweight");
     floats_covering(in, product(M, K), "matmul_backward: in");
-    gemm(ctx, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, {in.data, in.dtype, K},
-         {dout.data, dout.dtype, N}, 1.0f, dweight.data, DType::kF32, K,
-         "matmul_backward (dweight)");
+    gemm(ctx, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, {in.data, in.dtype, K}, {dout.data, dout.dtype, N},
+         1.0f, dweight.data, DType::kF32, K, "matmul_backward (dweight)");
   }
   if (!dbias.empty()) {
     f32_covering(dbias, N, "matmul_backward: dbias");
     if (M == 0) return;
     const void* ones = ctx.ones->get(dout.dtype, static_cast<size_t>(M));
-    gemm(ctx, CUBLAS_OP_N, CUBLAS_OP_N, N, 1, M, {dout.data, dout.dtype, N},
-         {ones, dout.dtype, M}, 1.0f, dbias.data, DType::kF32, N, "matmul_backward (dbias)");
+    gemm(ctx, CUBLAS_OP_N, CUBLAS_OP_N, N, 1, M, {dout.data, dout.dtype, N}, {ones, dout.dtype, M},
+         1.0f, dbias.data, DType::kF32, N, "matmul_backward (dbias)");
   }
 }
 

@@ -30,9 +30,8 @@ constexpr int kColumnTile = 32;  // columns per partials block (blockDim.x)
 constexpr int kRowLanes = 8;     // rows handled side by side in a partials block (blockDim.y)
 
 // mean_out is null for RMSNorm (μ = 0, nothing saved); bias may be absent.
-__global__ void norm_forward_kernel(FloatArray out, float* mean_out, float* rstd_out,
-                                    FloatArray in, FloatArray weight, FloatArray bias, int C,
-                                    float eps) {
+__global__ void norm_forward_kernel(FloatArray out, float* mean_out, float* rstd_out, FloatArray in,
+                                    FloatArray weight, FloatArray bias, int C, float eps) {
   __shared__ float shared[32];
   const size_t row = static_cast<size_t>(blockIdx.x) * C;
   float mean = 0.0f;
@@ -59,8 +58,8 @@ __global__ void norm_forward_kernel(FloatArray out, float* mean_out, float* rstd
 
 // din += rstd·(g − mean(g) − x̂·mean(g ⊙ x̂)); mean is null for RMSNorm.
 __global__ void norm_backward_input_kernel(FloatArray din, FloatArray dout, FloatArray in,
-                                           FloatArray weight, const float* mean,
-                                           const float* rstd, int C) {
+                                           FloatArray weight, const float* mean, const float* rstd,
+                                           int C) {
   __shared__ float shared[32];
   const size_t row = static_cast<size_t>(blockIdx.x) * C;
   const float mu = mean != nullptr ? mean[blockIdx.x] : 0.0f;
@@ -129,8 +128,7 @@ void check_rows(int N, int C, const char* what) {
 void launch_forward(const DeviceContext& ctx, FloatArray out, float* mean, float* rstd,
                     FloatArray in, FloatArray weight, FloatArray bias, int N, int C, float eps) {
   if (N == 0) return;
-  norm_forward_kernel<<<N, kRowThreads, 0, ctx.stream>>>(out, mean, rstd, in, weight, bias, C,
-                                                         eps);
+  norm_forward_kernel<<<N, kRowThreads, 0, ctx.stream>>>(out, mean, rstd, in, weight, bias, C, eps);
   MOLT_CUDA_CHECK_LAUNCH();
 }
 
@@ -139,8 +137,8 @@ void launch_backward(const DeviceContext& ctx, FloatArray din, float* dweight, f
                      const float* rstd, int N, int C) {
   if (N == 0) return;
   if (din.present()) {
-    norm_backward_input_kernel<<<N, kRowThreads, 0, ctx.stream>>>(din, dout, in, weight, mean,
-                                                                  rstd, C);
+    norm_backward_input_kernel<<<N, kRowThreads, 0, ctx.stream>>>(din, dout, in, weight, mean, rstd,
+                                                                  C);
     MOLT_CUDA_CHECK_LAUNCH();
   }
   if (dweight == nullptr && dbias == nullptr) return;
@@ -158,8 +156,7 @@ void launch_backward(const DeviceContext& ctx, FloatArray din, float* dweight, f
     MOLT_CUDA_CHECK_LAUNCH();
   }
   if (dbias != nullptr) {
-    add_partials_kernel<<<column_blocks, kRowThreads, 0, ctx.stream>>>(dbias, partial_b, chunks,
-                                                                       C);
+    add_partials_kernel<<<column_blocks, kRowThreads, 0, ctx.stream>>>(dbias, partial_b, chunks, C);
     MOLT_CUDA_CHECK_LAUNCH();
   }
 }
@@ -200,8 +197,8 @@ void rmsnorm_forward(const DeviceContext& ctx, Tensor out, Tensor rstd, Tensor i
                  floats_covering(weight, C, "rmsnorm_forward: weight"), FloatArray{}, N, C, eps);
 }
 
-void rmsnorm_backward(const DeviceContext& ctx, Tensor din, Tensor dweight, Tensor dout,
-                      Tensor in, Tensor weight, Tensor rstd, int N, int C) {
+void rmsnorm_backward(const DeviceContext& ctx, Tensor din, Tensor dweight, Tensor dout, Tensor in,
+                      Tensor weight, Tensor rstd, int N, int C) {
   check_rows(N, C, "rmsnorm_backward");
   launch_backward(ctx, optional_floats(din, product(N, C), "rmsnorm_backward: din"),
                   optional_f32(dweight, C, "rmsnorm_backward: dweight"), nullptr,

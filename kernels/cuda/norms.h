@@ -13,7 +13,7 @@ void layernorm_backward(const DeviceContext& ctx, Tensor din, Tensor dweight, Te
                         int C);
 void rmsnorm_forward(const DeviceContext& ctx, Tensor out, Tensor rstd, Tensor in, Tensor weight,
                      int N, int C, float eps);
-void rmsnorm_backward(const DeviceContext& ctx, Tensor din, Tensor dweight, Tensor dout,
-                      Tensor in, Tensor weight, Tensor rstd, int N, int C);
+void rmsnorm_backward(const DeviceContext& ctx, Tensor din, Tensor dweight, Tensor dout, Tensor in,
+                      Tensor weight, Tensor rstd, int N, int C);
 
 }  // namespace molt::kernels::cuda

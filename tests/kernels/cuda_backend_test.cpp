@@ -226,8 +226,8 @@ TEST_P(CudaBackendTest, AllocationsAreZeroFilledAndUploadsRoundTrip) {
   gpu().download(ints_back.data(), on_gpu(ints));
   EXPECT_EQ(ints_back, ints);
   Tensor whole = gpu_f32(values);
-  EXPECT_EQ(from_gpu(whole.slice(10, 5)), std::vector<float>(values.begin() + 10,
-                                                               values.begin() + 15));
+  EXPECT_EQ(from_gpu(whole.slice(10, 5)),
+            std::vector<float>(values.begin() + 10, values.begin() + 15));
   EXPECT_TRUE(gpu().allocate(DType::kF32, 0).empty());
   gpu().synchronize();
 }
@@ -264,7 +264,7 @@ TEST_P(CudaBackendTest, CopyRoundsToBf16ExactlyAsTheCpuDoes) {
 }
 
 TEST_P(CudaBackendTest, FillScaleAddAccumulateMatchCpu) {
-  const size_t n = 70001;  // odd, so the last block of threads is partial
+  const size_t n = 70001;                   // odd, so the last block of threads is partial
   for (DType d : {dtype(), DType::kF32}) {  // compute buffers, and f32 gradients
     SCOPED_TRACE(short_name(d));
     const auto a = compute_values(n, 1), b = compute_values(n, 2);
@@ -348,8 +348,8 @@ TEST_P(CudaBackendTest, LayerNormMatchesCpu) {
            grstd = gpu_f32(random_normal(s.N, 6));
     Tensor cout = on_cpu(random_normal(NC, 4)), cmean = on_cpu(random_normal(s.N, 5)),
            crstd = on_cpu(random_normal(s.N, 6));
-    gpu().layernorm_forward(gout, gmean, grstd, gpu_compute(x), gpu_compute(w), gpu_compute(b),
-                            s.N, s.C, 1e-5f);
+    gpu().layernorm_forward(gout, gmean, grstd, gpu_compute(x), gpu_compute(w), gpu_compute(b), s.N,
+                            s.C, 1e-5f);
     cpu().layernorm_forward(cout, cmean, crstd, on_cpu(x), on_cpu(w), on_cpu(b), s.N, s.C, 1e-5f);
     EXPECT_TRUE(same(gout, cout, kNorm));
     EXPECT_TRUE(same(gmean, cmean, kNorm));
@@ -373,8 +373,8 @@ TEST_P(CudaBackendTest, LayerNormMatchesCpu) {
     cpu().layernorm_backward(Tensor{}, cdw, Tensor{}, on_cpu(dy), on_cpu(x), on_cpu(w),
                              on_cpu(mean), on_cpu(rstd), s.N, s.C);
     EXPECT_TRUE(same(gdw, cdw, kNorm));
-    gpu().layernorm_forward(gout, gmean, grstd, gpu_compute(x), gpu_compute(w), Tensor{}, s.N,
-                            s.C, 1e-5f);
+    gpu().layernorm_forward(gout, gmean, grstd, gpu_compute(x), gpu_compute(w), Tensor{}, s.N, s.C,
+                            1e-5f);
     cpu().layernorm_forward(cout, cmean, crstd, on_cpu(x), on_cpu(w), Tensor{}, s.N, s.C, 1e-5f);
     EXPECT_TRUE(same(gout, cout, kNorm));
   }
@@ -399,8 +399,8 @@ TEST_P(CudaBackendTest, RmsNormMatchesCpu) {
     const auto dw0 = random_normal(s.C, 9);
     Tensor gdx = gpu_compute(dx0), gdw = gpu_f32(dw0);
     Tensor cdx = on_cpu(dx0), cdw = on_cpu(dw0);
-    gpu().rmsnorm_backward(gdx, gdw, gpu_compute(dy), gpu_compute(x), gpu_compute(w),
-                           gpu_f32(rstd), s.N, s.C);
+    gpu().rmsnorm_backward(gdx, gdw, gpu_compute(dy), gpu_compute(x), gpu_compute(w), gpu_f32(rstd),
+                           s.N, s.C);
     cpu().rmsnorm_backward(cdx, cdw, on_cpu(dy), on_cpu(x), on_cpu(w), on_cpu(rstd), s.N, s.C);
     EXPECT_TRUE(same(gdx, cdx, kNorm));
     EXPECT_TRUE(same(gdw, cdw, kNorm));
@@ -454,7 +454,8 @@ TEST_P(CudaBackendTest, EmbeddingMatchesCpuWithAndWithoutPositions) {
   Tensor gids = on_gpu(ids), cids = on_cpu(ids);
   for (bool with_positions : {true, false}) {
     SCOPED_TRACE(with_positions ? "positions" : "no positions");
-    Tensor gout = gpu_compute(random_normal(rows * C, 4)), cout = on_cpu(random_normal(rows * C, 4));
+    Tensor gout = gpu_compute(random_normal(rows * C, 4)),
+           cout = on_cpu(random_normal(rows * C, 4));
     gpu().embedding_forward(gout, gids, gpu_compute(table),
                             with_positions ? gpu_compute(positions) : Tensor{}, B, T, C);
     cpu().embedding_forward(cout, cids, on_cpu(table),
@@ -561,21 +562,20 @@ TEST_P(CudaBackendTest, WrongBuffersAreProgrammerErrors) {
                                      zeros(4, dtype()), 2, 4, 1e-6f),
                std::logic_error);
   EXPECT_THROW(gpu().fill(zeros(3, DType::kI32), 1.0f), std::logic_error);
-  AttentionShape shape{1, 2, 2, 1, cuda::kMaxAttentionHeadDim + 1, 0, 0, 1.0f,
-                       AttentionMask::kCausal};
+  AttentionShape shape{
+      1, 2, 2, 1, cuda::kMaxAttentionHeadDim + 1, 0, 0, 1.0f, AttentionMask::kCausal};
   shape.q_row_stride = shape.kv_row_stride = shape.head_dim;
   Tensor big = zeros(size_t(2) * shape.head_dim, dtype());
-  EXPECT_THROW(gpu().attention_forward(big, zeros(2, DType::kF32), big, big, big, Tensor{},
-                                       Tensor{}, shape),
-               std::logic_error);
+  EXPECT_THROW(
+      gpu().attention_forward(big, zeros(2, DType::kF32), big, big, big, Tensor{}, Tensor{}, shape),
+      std::logic_error);
 }
 
 TEST_P(CudaBackendTest, IndicesOutsideTheirTableThrowAtTheNextSynchronisingCall) {
   const int C = 4, vocab = 5;
   Tensor table = gpu_compute(compute_values(size_t(vocab) * C, 1));
   Tensor out = own(gpu(), gpu().allocate(dtype(), 3 * C));
-  gpu().embedding_forward(out, on_gpu(std::vector<int32_t>{0, vocab, 2}), table, Tensor{}, 1, 3,
-                          C);
+  gpu().embedding_forward(out, on_gpu(std::vector<int32_t>{0, vocab, 2}), table, Tensor{}, 1, 3, C);
   EXPECT_THROW(from_gpu(out), std::logic_error);
   EXPECT_NO_THROW(from_gpu(out));  // reported once, and the backend carries on
   Tensor logits = gpu_compute(compute_values(2 * 7, 2));
@@ -611,9 +611,8 @@ struct AttentionProblem {
   size_t k_offset = 0, v_offset = 0;  // of k and v inside qkv when fused
 };
 
-class CudaAttentionTest
-    : public CudaVsCpuTest,
-      public ::testing::WithParamInterface<std::tuple<AttentionCase, DType>> {
+class CudaAttentionTest : public CudaVsCpuTest,
+                          public ::testing::WithParamInterface<std::tuple<AttentionCase, DType>> {
  protected:
   void SetUp() override {
     const std::string missing = missing_device();
@@ -627,8 +626,15 @@ class CudaAttentionTest
     AttentionProblem p;
     const int HD = c.heads * c.head_dim;
     // Unfused: padded row strides, as a strided view would have; fused: GPT-2's 3·C.
-    p.shape = {c.batch, c.q_tokens, c.kv_tokens, c.heads, c.head_dim,
-               c.fused_qkv ? 3 * HD : HD + 2, c.fused_qkv ? 3 * HD : HD + 1, c.scale, c.mask};
+    p.shape = {c.batch,
+               c.q_tokens,
+               c.kv_tokens,
+               c.heads,
+               c.head_dim,
+               c.fused_qkv ? 3 * HD : HD + 2,
+               c.fused_qkv ? 3 * HD : HD + 1,
+               c.scale,
+               c.mask};
     if (c.fused_qkv) {
       p.qkv = compute_values(size_t(c.batch) * c.q_tokens * 3 * HD, seed);
       p.k_offset = HD;
@@ -676,15 +682,16 @@ class CudaAttentionTest
 TEST_P(CudaAttentionTest, ForwardMatchesCpuOutputAndLogSumExp) {
   const AttentionProblem p = make_problem(1);
   const Views c = cpu_inputs(p), g = gpu_inputs(p);
-  Tensor cout = on_cpu(random_normal(out_count(p), 99)), clse = on_cpu(random_normal(lse_count(p), 98));
+  Tensor cout = on_cpu(random_normal(out_count(p), 99)),
+         clse = on_cpu(random_normal(lse_count(p), 98));
   Tensor gout = gpu_compute(random_normal(out_count(p), 99)),
          glse = gpu_f32(random_normal(lse_count(p), 98));
   cpu().attention_forward(cout, clse, c.q, c.k, c.v, on_cpu(p.bias), on_cpu(p.prefix), p.shape);
   gpu().attention_forward(gout, glse, g.q, g.k, g.v, gpu_f32(p.bias), on_gpu(p.prefix), p.shape);
   EXPECT_TRUE(same(gout, cout, kAttentionForward));
   const Tolerance t = tolerance(kAttentionForward);
-  EXPECT_TRUE(all_near(finite_lse(from_gpu(glse)), to_double(finite_lse(from_cpu(clse))), t.atol,
-                       t.rtol));
+  EXPECT_TRUE(
+      all_near(finite_lse(from_gpu(glse)), to_double(finite_lse(from_cpu(clse))), t.atol, t.rtol));
 }
 
 TEST_P(CudaAttentionTest, BackwardAddsWhatTheCpuAdds) {
@@ -692,7 +699,8 @@ TEST_P(CudaAttentionTest, BackwardAddsWhatTheCpuAdds) {
   const AttentionProblem p = make_problem(1);
   const Views c = cpu_inputs(p), g = gpu_inputs(p);
   // The saved forward values, identical on both sides: the CPU's, in the compute dtype.
-  Tensor cout = on_cpu(std::vector<float>(out_count(p))), clse = on_cpu(std::vector<float>(lse_count(p)));
+  Tensor cout = on_cpu(std::vector<float>(out_count(p))),
+         clse = on_cpu(std::vector<float>(lse_count(p)));
   cpu().attention_forward(cout, clse, c.q, c.k, c.v, on_cpu(p.bias), on_cpu(p.prefix), p.shape);
   const auto out = representable(from_cpu(cout)), lse = from_cpu(clse);
   const auto dout = compute_values(out_count(p), 7);
@@ -724,15 +732,13 @@ TEST_P(CudaAttentionTest, BackwardAddsWhatTheCpuAdds) {
     EXPECT_TRUE(same(gdv, cdv, kAttentionBackward));
     // dq alone, then dk and dv alone (the two backward kernels separately).
     cpu().attention_backward(cdq, Tensor{}, Tensor{}, Tensor{}, on_cpu(dout), on_cpu(out),
-                             on_cpu(lse), c.q, c.k, c.v, on_cpu(p.bias), on_cpu(p.prefix),
+                             on_cpu(lse), c.q, c.k, c.v, on_cpu(p.bias), on_cpu(p.prefix), p.shape);
+    gpu().attention_backward(gdq, Tensor{}, Tensor{}, Tensor{}, gpu_compute(dout), gpu_compute(out),
+                             gpu_f32(lse), g.q, g.k, g.v, gpu_f32(p.bias), on_gpu(p.prefix),
                              p.shape);
-    gpu().attention_backward(gdq, Tensor{}, Tensor{}, Tensor{}, gpu_compute(dout),
-                             gpu_compute(out), gpu_f32(lse), g.q, g.k, g.v, gpu_f32(p.bias),
-                             on_gpu(p.prefix), p.shape);
     EXPECT_TRUE(same(gdq, cdq, kAttentionBackward));
-    cpu().attention_backward(Tensor{}, cdk, cdv, Tensor{}, on_cpu(dout), on_cpu(out),
-                             on_cpu(lse), c.q, c.k, c.v, on_cpu(p.bias), on_cpu(p.prefix),
-                             p.shape);
+    cpu().attention_backward(Tensor{}, cdk, cdv, Tensor{}, on_cpu(dout), on_cpu(out), on_cpu(lse),
+                             c.q, c.k, c.v, on_cpu(p.bias), on_cpu(p.prefix), p.shape);
     gpu().attention_backward(Tensor{}, gdk, gdv, Tensor{}, gpu_compute(dout), gpu_compute(out),
                              gpu_f32(lse), g.q, g.k, g.v, gpu_f32(p.bias), on_gpu(p.prefix),
                              p.shape);
@@ -761,8 +767,7 @@ const AttentionCase kAttentionCases[] = {
     {"DecoderBiasCausal", 2, 3, 33, 33, 16, AttentionMask::kCausal, false, true, 1.0f},
     {"SingleQueryDecodeStep", 2, 2, 1, 40, 8, AttentionMask::kCausal, false, true, 0.25f},
     {"HeadDim33Causal", 2, 2, 50, 50, 33, AttentionMask::kCausal, false, false, 0.17f},
-    {"HeadDim128Cross", 1, 2, 100, 77, 128, AttentionMask::kBidirectional, false, true,
-     0.0883883f},
+    {"HeadDim128Cross", 1, 2, 100, 77, 128, AttentionMask::kBidirectional, false, true, 0.0883883f},
 };
 
 INSTANTIATE_TEST_SUITE_P(Layouts, CudaAttentionTest,
