@@ -2,6 +2,8 @@
 // and the factory for the CPU backend (whose implementation lives in cpu/).
 #include "kernels/backend.h"
 
+#include <cstdlib>
+#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -38,6 +40,14 @@ Tensor Tensor::slice(size_t offset, size_t n) const {
   view.count = n;
   return view;
 }
+
+void* Backend::allocate_host(size_t bytes) {
+  void* host = std::malloc(bytes == 0 ? 1 : bytes);
+  if (host == nullptr) throw std::bad_alloc();
+  return host;
+}
+
+void Backend::free_host(void* host) { std::free(host); }
 
 static void require_dtype(DType have, DType want) {
   if (have != want) {

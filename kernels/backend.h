@@ -101,6 +101,13 @@ class Backend {
   virtual void upload(Tensor dst, const void* host_src) = 0;    // dst.bytes() from host
   virtual void download(void* host_dst, Tensor src) = 0;        // src.bytes() to host
   virtual void synchronize() = 0;
+  // Host memory the device copies to and from fastest (page-locked on CUDA, plain heap on
+  // the CPU), for staging device buffers through host memory (dist/'s MPI path).
+  virtual void* allocate_host(size_t bytes);
+  virtual void free_host(void* host);
+  // The queue every op runs on, for a communicator that must order itself after them
+  // (a cudaStream_t on CUDA); nullptr on the CPU, where ops finish before they return.
+  virtual void* stream_handle() const { return nullptr; }
 
   // ---- elementwise --------------------------------------------------------------------
   virtual void fill(Tensor x, float value) = 0;                       // x = value

@@ -121,6 +121,22 @@ void CudaBackend::synchronize() {
   raise_index_errors();
 }
 
+void* CudaBackend::allocate_host(size_t bytes) {
+  void* host = nullptr;
+  MOLT_CUDA_CHECK(cudaHostAlloc(&host, bytes == 0 ? 1 : bytes, cudaHostAllocDefault));
+  return host;
+}
+
+// Never throws, like free().
+void CudaBackend::free_host(void* host) {
+  if (host == nullptr) return;
+  const cudaError_t status = cudaFreeHost(host);
+  if (status != cudaSuccess) {
+    std::fprintf(stderr, "molt: cuda backend: freeing pinned host memory failed: %s\n",
+                 cudaGetErrorString(status));
+  }
+}
+
 void CudaBackend::fill(Tensor x, float value) { cuda::fill(ctx_, x, value); }
 void CudaBackend::copy(Tensor dst, Tensor src) { cuda::copy(ctx_, dst, src); }
 void CudaBackend::scale(Tensor x, float factor) { cuda::scale(ctx_, x, factor); }

@@ -49,6 +49,9 @@ class CudaBackend final : public Backend {
   void upload(Tensor dst, const void* host_src) override;
   void download(void* host_dst, Tensor src) override;
   void synchronize() override;
+  void* allocate_host(size_t bytes) override;  // cudaHostAlloc: page-locked
+  void free_host(void* host) override;
+  void* stream_handle() const override { return stream_; }
 
   void fill(Tensor x, float value) override;
   void copy(Tensor dst, Tensor src) override;
