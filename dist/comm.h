@@ -57,17 +57,50 @@ class Comm {
 
   // Ends every rank of the job with `exit_code` (MPI_Abort); never returns.
   [[noreturn]] virtual void abort(int exit_code) = 0;
+
+  // What carries the gradient sums, for the log: "mpi", "mpi, staged through host memory"
+  // or "nccl".
+  virtual std::string transport() const { return "mpi"; }
 };
 
+// Which library sums device buffers (the job's dist.backend).
+//  kAuto: NCCL when the build has it and every rank on the node has a GPU of its own;
+//         otherwise MPI, staging device buffers through pinned host memory (slow, but it
+//         lets several ranks share one GPU, which NCCL refuses).
+//  kNccl: NCCL, or a UserError saying why it cannot be used.
+//  kMpi:  MPI always.
+// CPU buffers always go through MPI.
+enum class CommBackend : uint8_t { kAuto, kNccl, kMpi };
+
+struct CommOptions {
+  CommBackend backend = CommBackend::kAuto;
+  // NCCL: a collective still unfinished after this long ends the job with a message
+  // instead of hanging it (a peer died or stalled).
+  double timeout_seconds = 600;
+};
+
+// Where this process sits in the job, known before any backend exists so that the device
+// can be chosen from it: local_rank is the rank among the processes sharing this node
+// (MPI_Comm_split_type SHARED, which holds under mpirun and srun alike).
+struct Placement {
+  int rank = 0, world = 1, local_rank = 0, local_world = 1;
+};
+
+// Joins the job's process group (initialising MPI once per process) and says where this
+// process sits in it.
+Placement join_world();
+
 // The job's process group. Under mpirun/srun every rank joins; run alone it is a group
-// of one. The backend is needed to stage device buffers through host memory.
+// of one. Device buffers are summed as `options` says (CommBackend); the backend gives the
+// stream NCCL orders itself after and the pinned memory MPI stages through.
 //
 // Testing aid: when the environment variable MOLT_FAULT_INJECT is set, e.g.
 //   MOLT_FAULT_INJECT=comm_fail_at=3:rank=1
 // the Comm of rank 1 throws CommFault at its 3rd gradient reduction (start_sum,
 // start_sum_to or reduce_scatter_sum), as a failing network or device would; the job must then end on
 // every rank with that rank's message. rank defaults to 0. Never set it in real runs.
-std::unique_ptr<Comm> make_world_comm(kernels::Backend& backend);
+std::unique_ptr<Comm> make_world_comm(kernels::Backend& backend,
+                                      const CommOptions& options = CommOptions());
 
 // What an injected (or detected) communication failure throws.
 class CommFault : public std::runtime_error {

@@ -66,6 +66,7 @@ class FaultInjectingComm final : public Comm {
     inner_->broadcast(data, bytes, root);
   }
   void barrier() override { inner_->barrier(); }
+  std::string transport() const override { return inner_->transport(); }
   [[noreturn]] void abort(int exit_code) override {
     inner_->abort(exit_code);
     std::abort();  // not reached: the inner abort never returns

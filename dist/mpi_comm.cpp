@@ -1,8 +1,11 @@
-// The MPI process group: bootstrap, local rank, host-buffer collectives.
+// The MPI process group: bootstrap, local rank, host-buffer collectives, and the choice
+// between MPI and NCCL for device buffers (make_world_comm).
 //
 // CPU buffers are reduced in place by MPI directly. Device buffers (the CUDA backend) are
-// staged through a host copy, which is slow but lets several ranks share one GPU in tests;
-// real GPU jobs reduce gradients with NCCL instead.
+// staged through a pinned host copy: download (which waits for the backend's stream, so
+// the gradients are final), MPI on the host, upload. That is slow, but it lets several
+// ranks share one GPU in tests, which NCCL refuses; jobs with a GPU per rank use NCCL
+// (nccl_comm.h).
 #include <mpi.h>
 
 #include <algorithm>
@@ -13,6 +16,9 @@
 
 #include "dist/comm.h"
 #include "dist/fault_injection.h"
+#include "dist/nccl_comm.h"
+#include "kernels/device_info.h"
+#include "kernels/error.h"
 
 namespace molt::dist {
 namespace {
@@ -27,6 +33,35 @@ void check(int code, const char* what) {
   }
 }
 
+// Page-locked host memory for staging a device buffer (plain heap on the CPU backend).
+class HostStaging {
+ public:
+  HostStaging(kernels::Backend& backend, size_t count)
+      : backend_(backend),
+        data_(static_cast<float*>(backend.allocate_host(count * sizeof(float)))) {}
+  ~HostStaging() { backend_.free_host(data_); }
+  HostStaging(const HostStaging&) = delete;
+  HostStaging& operator=(const HostStaging&) = delete;
+  float* data() const { return data_; }
+
+ private:
+  kernels::Backend& backend_;
+  float* data_;
+};
+
+void initialize_mpi_once() {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) return;
+  int provided = 0;
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  std::atexit([] {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Finalize();
+  });
+}
+
 class MpiReduction final : public PendingReduction {
  public:
   // root < 0: every rank receives the sum (Iallreduce); else only `root` does (Ireduce).
@@ -34,9 +69,9 @@ class MpiReduction final : public PendingReduction {
       : backend_(backend), buffer_(buffer), staged_(staged) {
     float* data = buffer.f32();
     if (staged_) {
-      host_.resize(buffer.count);
-      backend_.download(host_.data(), buffer);
-      data = host_.data();
+      host_ = std::make_unique<HostStaging>(backend_, buffer.count);
+      backend_.download(host_->data(), buffer);
+      data = host_->data();
     }
     const int count = static_cast<int>(buffer.count);
     if (root < 0) {
@@ -62,7 +97,7 @@ class MpiReduction final : public PendingReduction {
   }
   void wait() override {
     check(MPI_Wait(&request_, MPI_STATUS_IGNORE), "Wait");
-    if (staged_ && !uploaded_) backend_.upload(buffer_, host_.data());
+    if (staged_ && !uploaded_) backend_.upload(buffer_, host_->data());
     uploaded_ = true;
   }
   bool poll() override {
@@ -76,71 +111,57 @@ class MpiReduction final : public PendingReduction {
   kernels::Backend& backend_;
   kernels::Tensor buffer_;
   bool staged_;
-  std::vector<float> host_;
+  std::unique_ptr<HostStaging> host_;
   bool uploaded_ = false;
   MPI_Request request_ = MPI_REQUEST_NULL;
 };
 
 class MpiComm final : public Comm {
  public:
-  explicit MpiComm(kernels::Backend& backend) : backend_(backend) {
-    int initialized = 0;
-    MPI_Initialized(&initialized);
-    if (!initialized) {
-      int provided = 0;
-      MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
-      std::atexit([] {
-        int finalized = 0;
-        MPI_Finalized(&finalized);
-        if (!finalized) MPI_Finalize();
-      });
-    }
+  explicit MpiComm(kernels::Backend& backend)
+      : backend_(backend), placement_(join_world()), staged_(backend.stream_handle() != nullptr) {
     // Errors come back as codes, and check() turns them into one message and an abort.
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-    MPI_Comm_size(MPI_COMM_WORLD, &world_);
-    MPI_Comm node;
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
-    MPI_Comm_rank(node, &local_rank_);
-    MPI_Comm_size(node, &local_world_);
-    MPI_Comm_free(&node);
-    staged_ = backend_.name() != "cpu";
   }
 
-  int rank() const override { return rank_; }
-  int world() const override { return world_; }
-  int local_rank() const override { return local_rank_; }
-  int local_world() const override { return local_world_; }
+  int rank() const override { return placement_.rank; }
+  int world() const override { return placement_.world; }
+  int local_rank() const override { return placement_.local_rank; }
+  int local_world() const override { return placement_.local_world; }
+  std::string transport() const override {
+    return staged_ ? "mpi, staged through host memory" : "mpi";
+  }
 
   std::unique_ptr<PendingReduction> start_sum(kernels::Tensor buffer) override {
-    return std::make_unique<MpiReduction>(backend_, buffer, staged_, -1, rank_);
+    return std::make_unique<MpiReduction>(backend_, buffer, staged_, -1, rank());
   }
   std::unique_ptr<PendingReduction> start_sum_to(kernels::Tensor buffer, int root) override {
-    return std::make_unique<MpiReduction>(backend_, buffer, staged_, root, rank_);
+    return std::make_unique<MpiReduction>(backend_, buffer, staged_, root, rank());
   }
 
   void reduce_scatter_sum(kernels::Tensor full, size_t chunk) override {
-    std::vector<float> staging;
+    std::unique_ptr<HostStaging> staging;
     float* data = host_view(full, staging);
     std::vector<int> counts, offsets;
     chunk_counts(full.count, chunk, counts, offsets);
-    std::vector<float> mine(size_t(counts[size_t(rank_)]));
+    const auto me = size_t(rank());
+    std::vector<float> mine(static_cast<size_t>(counts[me]));
     check(MPI_Reduce_scatter(data, mine.data(), counts.data(), MPI_FLOAT, MPI_SUM,
                              MPI_COMM_WORLD),
           "Reduce_scatter");
-    std::copy(mine.begin(), mine.end(), data + offsets[size_t(rank_)]);
-    if (staged_) backend_.upload(full, staging.data());
+    std::copy(mine.begin(), mine.end(), data + offsets[me]);
+    if (staged_) backend_.upload(full, staging->data());
   }
 
   void all_gather(kernels::Tensor full, size_t chunk) override {
-    std::vector<float> staging;
+    std::unique_ptr<HostStaging> staging;
     float* data = host_view(full, staging);
     std::vector<int> counts, offsets;
     chunk_counts(full.count, chunk, counts, offsets);
     check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts.data(), offsets.data(),
                          MPI_FLOAT, MPI_COMM_WORLD),
           "Allgatherv");
-    if (staged_) backend_.upload(full, staging.data());
+    if (staged_) backend_.upload(full, staging->data());
   }
 
   void sum(double* values, int count) override {
@@ -165,17 +186,17 @@ class MpiComm final : public Comm {
 
  private:
   // A host pointer to `full`: the buffer itself on the CPU, else a downloaded copy.
-  float* host_view(kernels::Tensor full, std::vector<float>& staging) {
+  float* host_view(kernels::Tensor full, std::unique_ptr<HostStaging>& staging) {
     if (!staged_) return full.f32();
-    staging.resize(full.count);
-    backend_.download(staging.data(), full);
-    return staging.data();
+    staging = std::make_unique<HostStaging>(backend_, full.count);
+    backend_.download(staging->data(), full);
+    return staging->data();
   }
 
   // Rank r's part of a buffer of `count` cut into chunks of `chunk` (the last ones short).
   void chunk_counts(size_t count, size_t chunk, std::vector<int>& counts,
                     std::vector<int>& offsets) const {
-    for (int r = 0; r < world_; ++r) {
+    for (int r = 0; r < world(); ++r) {
       size_t begin = std::min(count, size_t(r) * chunk);
       size_t end = std::min(count, begin + chunk);
       offsets.push_back(static_cast<int>(begin));
@@ -184,14 +205,52 @@ class MpiComm final : public Comm {
   }
 
   kernels::Backend& backend_;
-  int rank_ = 0, world_ = 1, local_rank_ = 0, local_world_ = 1;
+  Placement placement_;
   bool staged_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<Comm> make_world_comm(kernels::Backend& backend) {
-  return with_fault_injection(std::make_unique<MpiComm>(backend));
+Placement join_world() {
+  initialize_mpi_once();
+  Placement placement;
+  MPI_Comm_rank(MPI_COMM_WORLD, &placement.rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &placement.world);
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, placement.rank, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &placement.local_rank);
+  MPI_Comm_size(node, &placement.local_world);
+  MPI_Comm_free(&node);
+  return placement;
+}
+
+std::unique_ptr<Comm> make_world_comm(kernels::Backend& backend, const CommOptions& options) {
+  const bool device_buffers = backend.stream_handle() != nullptr;
+  if (!device_buffers && options.backend == CommBackend::kNccl) {
+    throw UserError("dist.backend = \"nccl\" needs run.device = \"cuda\" (NCCL sums GPU "
+                    "buffers; CPU buffers go through MPI)");
+  }
+  auto mpi = std::make_unique<MpiComm>(backend);
+  if (!device_buffers) return with_fault_injection(std::move(mpi));
+  if (options.backend == CommBackend::kMpi) return with_fault_injection(std::move(mpi));
+  // NCCL refuses two ranks on one device, so it needs as many GPUs as ranks on this node.
+  const int devices = kernels::cuda_device_count();
+  const bool own_device = mpi->local_world() <= devices;
+  if (nccl_available() && own_device) {
+    return with_fault_injection(make_nccl_comm(std::move(mpi), backend, options.timeout_seconds));
+  }
+  if (options.backend == CommBackend::kNccl) {
+    if (!nccl_available()) {
+      throw UserError("dist.backend = \"nccl\": this build of molt has no NCCL (nccl.h or "
+                      "libnccl was not found when it was configured); use dist.backend = "
+                      "\"mpi\" or \"auto\"");
+    }
+    throw UserError("dist.backend = \"nccl\": " + std::to_string(mpi->local_world()) +
+                    " ranks on this node share " + std::to_string(devices) +
+                    " GPU(s), and NCCL needs a GPU per rank; use dist.backend = \"mpi\" (or "
+                    "\"auto\") to share GPUs, or start fewer ranks per node");
+  }
+  return with_fault_injection(std::move(mpi));
 }
 
 void abort_job_if_distributed(int exit_code) {

@@ -96,6 +96,8 @@ struct LogSection {
 struct DistSection {  // data parallelism over ranks (dist/)
   double bucket_mb = 0;          // gradient bytes per all-reduce bucket, in MB (2^20 bytes)
   bool shard_optimizer = false;  // ZeRO-1: reduce-scatter grads, shard AdamW, all-gather params
+  std::string backend;           // "auto" | "nccl" | "mpi" (dist/comm.h CommBackend)
+  double timeout_s = 0;          // NCCL: a collective unfinished after this long ends the job
 };
 
 // Where a run sits in a sweep (`molt sweep`); copied into summary.json for `molt fit`.

@@ -1,12 +1,13 @@
 #include "jobs/model_factory.h"
 
+#include "kernels/device_info.h"
 #include "kernels/error.h"
 #include "model/gpt2.h"
 #include "model/t5.h"
 
 namespace molt {
 
-std::unique_ptr<kernels::Backend> make_backend(const JobConfig& config) {
+std::unique_ptr<kernels::Backend> make_backend(const JobConfig& config, int local_rank) {
   if (config.run.device == "cpu") {
     if (config.run.precision != "fp32") {
       throw UserError("run.precision = \"" + config.run.precision +
@@ -14,8 +15,28 @@ std::unique_ptr<kernels::Backend> make_backend(const JobConfig& config) {
     }
     return kernels::make_cpu_backend();
   }
+  if (config.run.device == "cuda") {
+#ifdef MOLT_HAVE_CUDA
+    const int devices = kernels::cuda_device_count();
+    if (devices == 0) {
+      throw UserError("run.device = \"cuda\", but no CUDA device is visible to this process (" +
+                      kernels::build_description() +
+                      "); run on a GPU machine or set run.device = \"cpu\"");
+    }
+    const kernels::DType compute =
+        config.run.precision == "bf16" ? kernels::DType::kBF16 : kernels::DType::kF32;
+    return kernels::make_cuda_backend(local_rank % devices, compute);
+#else
+    (void)local_rank;
+    throw UserError(
+        "run.device = \"cuda\": this build of molt has no CUDA backend (nvcc was not found "
+        "when it was configured; `molt --version` lists the backends); rebuild on a machine "
+        "with the CUDA toolkit or set run.device = \"cpu\"");
+#endif
+  }
   throw UserError("run.device = \"" + config.run.device +
-                  "\" is not available in this build of molt (backends: cpu)");
+                  "\" is not available in this build of molt (" + kernels::build_description() +
+                  ")");
 }
 
 namespace {

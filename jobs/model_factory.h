@@ -11,8 +11,12 @@
 
 namespace molt {
 
-// The backend named by run.device. Throws UserError for "cuda" in a CPU-only build.
-std::unique_ptr<kernels::Backend> make_backend(const JobConfig& config);
+// The backend named by run.device and run.precision. A CUDA backend takes device
+// local_rank mod (visible devices): one GPU per rank when there are enough, else ranks
+// share them round-robin (dist/ then sums gradients over MPI, since NCCL needs one GPU per
+// rank). Throws UserError for "cuda" in a build without nvcc or on a machine without a
+// GPU, and for bf16 on the CPU.
+std::unique_ptr<kernels::Backend> make_backend(const JobConfig& config, int local_rank = 0);
 
 // The decoder shape: the preset (if any), then every non-zero model.* key on top.
 // vocab_size 0 takes the dataset's; n_ctx 0 takes the preset's, else data.seq_len.

@@ -122,9 +122,20 @@ class Trainer {
   io::AsyncCheckpointWriter checkpoint_writer_;  // rank 0, checkpoint.async only
 };
 
+dist::CommOptions comm_options(const JobConfig& job) {
+  dist::CommOptions options;
+  options.backend = job.dist.backend == "nccl"  ? dist::CommBackend::kNccl
+                    : job.dist.backend == "mpi" ? dist::CommBackend::kMpi
+                                                : dist::CommBackend::kAuto;
+  options.timeout_seconds = job.dist.timeout_s;
+  return options;
+}
+
 void Trainer::set_up() {
-  backend_ = make_backend(job_);
-  comm_ = dist::make_world_comm(*backend_);
+  // The device follows the rank's place on its node, so the process group comes first.
+  const dist::Placement placement = dist::join_world();
+  backend_ = make_backend(job_, placement.local_rank);
+  comm_ = dist::make_world_comm(*backend_, comm_options(job_));
   if (job_.run.device == "cpu") kernels::configure_cpu_threads(comm_->local_world());
   progress_ = std::make_unique<ProgressPrinter>(leader());
   dataset_ = io::read_dataset(job_.data.dataset);
@@ -424,6 +435,10 @@ int Trainer::run() {
                     std::to_string(job_.batch.micro_batch) + " seq x " + std::to_string(accum_) +
                     " accum = " + std::to_string(job_.batch.global_batch) + " seq/step of " +
                     std::to_string(job_.data.seq_len) + " tokens, run " + job_.run.dir);
+    if (job_.run.device != "cpu") {
+      progress_->note("device " + backend_->name() + ", " + job_.run.precision +
+                      " compute, gradient sums over " + comm_->transport());
+    }
     for (const auto& set : eval_sets_) {
       progress_->note("eval set " + eval_set_metric(set.name) + ": " +
                       set.loader->dataset().dir + " (" + set.split + " split, " +
