@@ -233,9 +233,9 @@ std::unique_ptr<Comm> make_world_comm(kernels::Backend& backend, const CommOptio
   auto mpi = std::make_unique<MpiComm>(backend);
   if (!device_buffers) return with_fault_injection(std::move(mpi));
   if (options.backend == CommBackend::kMpi) return with_fault_injection(std::move(mpi));
-  // NCCL refuses two ranks on one device, so it needs as many GPUs as ranks on this node.
+  // NCCL refuses two ranks on one device.
   const int devices = kernels::cuda_device_count();
-  const bool own_device = mpi->local_world() <= devices;
+  const bool own_device = every_rank_has_its_own_gpu(*mpi);
   if (nccl_available() && own_device) {
     return with_fault_injection(make_nccl_comm(std::move(mpi), backend, options.timeout_seconds));
   }
@@ -245,10 +245,11 @@ std::unique_ptr<Comm> make_world_comm(kernels::Backend& backend, const CommOptio
                       "libnccl was not found when it was configured); use dist.backend = "
                       "\"mpi\" or \"auto\"");
     }
-    throw UserError("dist.backend = \"nccl\": " + std::to_string(mpi->local_world()) +
-                    " ranks on this node share " + std::to_string(devices) +
-                    " GPU(s), and NCCL needs a GPU per rank; use dist.backend = \"mpi\" (or "
-                    "\"auto\") to share GPUs, or start fewer ranks per node");
+    throw UserError("dist.backend = \"nccl\": ranks share a GPU (" +
+                    std::to_string(mpi->local_world()) + " ranks on this node, " +
+                    std::to_string(devices) +
+                    " visible GPU(s)), and NCCL needs a GPU per rank; use dist.backend = "
+                    "\"mpi\" (or \"auto\") to share GPUs, or start fewer ranks per node");
   }
   return with_fault_injection(std::move(mpi));
 }

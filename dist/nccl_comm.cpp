@@ -3,6 +3,7 @@
 
 #include <cuda_runtime.h>
 #include <nccl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <exception>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace molt::dist {
 namespace {
@@ -259,6 +261,28 @@ void NcclReduction::wait() {
 bool NcclReduction::poll() { return waited_ || comm_.finished(done_); }
 
 }  // namespace
+
+bool every_rank_has_its_own_gpu(Comm& host) {
+  constexpr size_t kSlot = 320;  // host name (≤ 255) + '/' + PCI bus id (≤ 64)
+  char host_name[256] = {};
+  gethostname(host_name, sizeof host_name - 1);
+  char bus[64] = {};
+  int device = 0;
+  bool shared = cudaGetDevice(&device) != cudaSuccess ||
+                cudaDeviceGetPCIBusId(bus, sizeof bus, device) != cudaSuccess;
+  if (shared) cudaGetLastError();  // unknown: take the safe answer, keep the error clear
+  const std::string mine = (std::string(host_name) + "/" + bus).substr(0, kSlot - 1);
+  std::vector<char> slot(kSlot);
+  for (int r = 0; r < host.world(); ++r) {  // everyone learns every rank's GPU in turn
+    std::fill(slot.begin(), slot.end(), '\0');
+    if (r == host.rank()) std::copy(mine.begin(), mine.end(), slot.begin());
+    host.broadcast(slot.data(), slot.size(), r);
+    if (r != host.rank() && mine == slot.data()) shared = true;
+  }
+  int64_t any_shared = shared ? 1 : 0;
+  host.max(&any_shared, 1);  // one answer for all, or some ranks would wait on NCCL forever
+  return any_shared == 0;
+}
 
 std::unique_ptr<Comm> make_nccl_comm(std::unique_ptr<Comm> host, kernels::Backend& backend,
                                      double timeout_seconds) {

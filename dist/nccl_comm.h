@@ -31,12 +31,18 @@ namespace molt::dist {
 
 #ifdef MOLT_HAVE_NCCL
 constexpr bool nccl_available() { return true; }
+// Whether no two ranks of the job drive the same GPU (same host, same PCI bus id of the
+// current device), which NCCL requires. Counting visible devices is not enough: under
+// Slurm's per-task GPU binding every rank sees one device, its own. Every rank must call
+// it; all get the same answer.
+bool every_rank_has_its_own_gpu(Comm& host);
 // `host` carries placement, host scalars and the id broadcast; `backend` must be a device
 // backend (stream_handle() not null) whose device is current on this thread.
 std::unique_ptr<Comm> make_nccl_comm(std::unique_ptr<Comm> host, kernels::Backend& backend,
                                      double timeout_seconds);
 #else
 constexpr bool nccl_available() { return false; }
+inline bool every_rank_has_its_own_gpu(Comm&) { return false; }
 inline std::unique_ptr<Comm> make_nccl_comm(std::unique_ptr<Comm>, kernels::Backend&, double) {
   throw std::logic_error("make_nccl_comm: this build has no NCCL");
 }
