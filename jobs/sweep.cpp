@@ -181,7 +181,7 @@ void read_grid(const std::string& origin, const toml::table& root, SweepSpec& sp
   if (node == nullptr) throw UserError(origin + ": missing table [grid]");
   TableReader grid(origin, "grid", section_table(origin, root, "grid"),
                    {"models", "sizes", "aspect_ratio", "head_dim", "lr", "global_batch", "tokens",
-                    "flops", "min_steps"});
+                    "flops", "min_steps", "tokens_per_param"});
   read_models(origin, grid, spec);
   spec.sizes = grid.numbers("sizes");
   spec.size_lr = grid.numbers("lr");
@@ -191,6 +191,13 @@ void read_grid(const std::string& origin, const toml::table& root, SweepSpec& sp
   spec.tokens = grid.numbers("tokens");
   spec.flops = grid.numbers("flops");
   spec.min_steps = grid.integer("min_steps", spec.min_steps);
+  const std::vector<double> window = grid.numbers("tokens_per_param");
+  if (grid.has("tokens_per_param")) {
+    if (window.size() != 2 || !(window[0] >= 0) || !(window[1] > window[0]))
+      grid.bad("tokens_per_param", "must be [low, high] with 0 <= low < high (D / N_nonembed)");
+    spec.min_tokens_per_param = window[0];
+    spec.max_tokens_per_param = window[1];
+  }
 
   const std::string at = where(origin, node->source());
   if (spec.models.empty() == spec.sizes.empty())
@@ -318,6 +325,12 @@ SweepShape shape_for_size(const SweepSpec& spec, double target, const JobConfig&
         spec.head_dim, std::llround(spec.aspect_ratio * double(layers) / double(spec.head_dim)) *
                            spec.head_dim);
     shape.n_head = shape.d_model / spec.head_dim;
+    // The encoder-decoder has no default feed-forward width: T5 v1.1's gated FFN is about
+    // 8/3·d_model wide (base: 768 → 2048), rounded to whole heads.
+    if (base.model.family == "encdec")
+      shape.d_ff = std::max<int64_t>(spec.head_dim, std::llround(8.0 / 3.0 * double(shape.d_model) /
+                                                                 double(spec.head_dim)) *
+                                                        spec.head_dim);
     JobConfig job = base;
     set_shape(job, shape);
     const double n = double(shape_costs(job, vocab, backend).params_nonembed);
@@ -505,10 +518,19 @@ SweepPlan expand_sweep(const SweepSpec& spec) {
     for (double budget : budgets) {
       const double tokens = isoflop ? budget / s.costs.flops_per_token : budget;
       const int64_t steps = std::llround(tokens / tokens_per_step);
+      const std::string point = s.tag + " at " + (isoflop ? "C=" : "D=") + compact(budget);
       if (steps < spec.min_steps) {
-        plan.notes.push_back("skipped " + s.tag + " at " + (isoflop ? "C=" : "D=") +
-                             compact(budget) + ": " + std::to_string(steps) +
+        plan.notes.push_back("skipped " + point + ": " + std::to_string(steps) +
                              " steps < grid.min_steps " + std::to_string(spec.min_steps));
+        continue;
+      }
+      const double per_param = tokens / double(s.costs.params_nonembed);
+      if (spec.max_tokens_per_param > 0 && (per_param < spec.min_tokens_per_param ||
+                                            per_param > spec.max_tokens_per_param)) {
+        plan.notes.push_back("skipped " + point + ": D/N " + compact(per_param) +
+                             " outside grid.tokens_per_param [" +
+                             compact(spec.min_tokens_per_param) + ", " +
+                             compact(spec.max_tokens_per_param) + "]");
         continue;
       }
       points.push_back({budget, steps});
@@ -527,7 +549,8 @@ SweepPlan expand_sweep(const SweepSpec& spec) {
   }
   if (plan.runs.empty())
     throw UserError(spec.origin + ": the grid has no run with at least grid.min_steps (" +
-                    std::to_string(spec.min_steps) + ") steps");
+                    std::to_string(spec.min_steps) + ") steps" +
+                    (spec.max_tokens_per_param > 0 ? " and D/N inside grid.tokens_per_param" : ""));
   return plan;
 }
 

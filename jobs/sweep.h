@@ -8,7 +8,7 @@
 // C, D = C / flops_per_token(shape), using the trainer's own FLOP accounting), and a run's
 // optimizer steps are D / (global_batch·tokens per sequence), rounded. Rounding moves a run's
 // C by at most half a step: |C_run/C - 1| ≤ 0.5/steps ≤ 0.5/min_steps. Runs with fewer than
-// min_steps steps are skipped and listed.
+// min_steps steps, or whose D/N lies outside grid.tokens_per_param, are skipped and listed.
 //
 // Warmup-stable-decay branches (Hägele et al. 2024), when the file has [wsd]: each shape gets
 // one constant-rate trunk, and every (shape, budget) run becomes a cooldown branch started
@@ -52,6 +52,9 @@ struct SweepSpec {
   std::vector<double> tokens;  // D budgets, or
   std::vector<double> flops;   // C budgets (IsoFLOP)
   int64_t min_steps = 10;
+  // Optional window on D/N (N non-embedding): IsoFLOP corners far from any optimum (a tiny
+  // model on a huge budget, a huge one on a few steps) are skipped and listed. 0 = no bound.
+  double min_tokens_per_param = 0, max_tokens_per_param = 0;
 
   // lr = lr_base·(N/lr_at_params)^-lr_exponent when lr_base > 0.
   double lr_base = 0, lr_at_params = 0, lr_exponent = 0;

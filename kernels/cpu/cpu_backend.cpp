@@ -1,6 +1,8 @@
 // CpuBackend: host memory plus dispatch to the op families in this folder.
 #include "kernels/cpu/cpu_backend.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -19,6 +21,15 @@ namespace molt::kernels::cpu {
 namespace {
 
 constexpr size_t kAlignmentBytes = 64;
+// Buffers this large are mapped from the kernel: its pages are already zero and none is
+// touched before use, so a model built only to read its counts (molt sweep costing a
+// 1B-parameter shape) takes neither time nor memory. Smaller ones: aligned_alloc + memset.
+constexpr size_t kMappedBytes = size_t(1) << 20;
+
+// aligned_alloc wants a size that is a multiple of the alignment.
+size_t allocated_bytes(const Tensor& tensor) {
+  return (tensor.bytes() + kAlignmentBytes - 1) / kAlignmentBytes * kAlignmentBytes;
+}
 
 }  // namespace
 
@@ -29,15 +40,28 @@ Tensor CpuBackend::allocate(DType dtype, size_t count) {
   tensor.dtype = dtype;
   tensor.count = count;
   if (count == 0) return tensor;
-  // aligned_alloc wants a size that is a multiple of the alignment.
-  const size_t bytes = (tensor.bytes() + kAlignmentBytes - 1) / kAlignmentBytes * kAlignmentBytes;
+  const size_t bytes = allocated_bytes(tensor);
+  if (bytes >= kMappedBytes) {
+    void* mapped = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED) throw std::bad_alloc();
+    tensor.data = mapped;
+    return tensor;
+  }
   tensor.data = std::aligned_alloc(kAlignmentBytes, bytes);
   if (tensor.data == nullptr) throw std::bad_alloc();
   std::memset(tensor.data, 0, bytes);
   return tensor;
 }
 
-void CpuBackend::free(Tensor tensor) { std::free(tensor.data); }
+void CpuBackend::free(Tensor tensor) {
+  if (tensor.data == nullptr) return;
+  const size_t bytes = allocated_bytes(tensor);
+  if (bytes >= kMappedBytes) {
+    munmap(tensor.data, bytes);
+  } else {
+    std::free(tensor.data);
+  }
+}
 
 void CpuBackend::upload(Tensor dst, const void* host_src) {
   if (dst.count != 0) std::memcpy(dst.data, host_src, dst.bytes());

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -93,6 +94,57 @@ TEST(SweepPlan, IsoFlopRunsMeetTheirBudgetWithinHalfAStep) {
   // Small budgets leave too few steps for the largest model: skipped and noted, not run.
   EXPECT_LT(plan.runs.size(), 6u);
   EXPECT_FALSE(plan.notes.empty());
+}
+
+TEST(SweepPlan, TokensPerParamWindowSkipsIsoFlopCornersAndListsThem) {
+  const std::string grid =
+      "models = [{d_model = 16, n_layer = 1, n_head = 2}, {d_model = 64, n_layer = 4, "
+      "n_head = 4}]\nflops = [1e9, 1e10]\nmin_steps = 1\n";
+  SweepPlan all = expand_sweep(parse_sweep_string(sweep(grid), "s.toml"));
+  ASSERT_EQ(all.runs.size(), 4u);
+  std::vector<double> ratios;
+  for (const auto& run : all.runs) ratios.push_back(run.tokens / double(run.params_nonembed));
+  std::sort(ratios.begin(), ratios.end());
+  // A window around the two middle ratios drops the smallest and the largest D/N.
+  const double low = std::sqrt(ratios[0] * ratios[1]), high = std::sqrt(ratios[2] * ratios[3]);
+  SweepPlan window = expand_sweep(parse_sweep_string(
+      sweep(grid + "tokens_per_param = [" + std::to_string(low) + ", " + std::to_string(high) +
+            "]\n"),
+      "s.toml"));
+  ASSERT_EQ(window.runs.size(), 2u);
+  for (const auto& run : window.runs) {
+    const double ratio = run.tokens / double(run.params_nonembed);
+    EXPECT_GE(ratio, low) << run.name;
+    EXPECT_LE(ratio, high) << run.name;
+  }
+  int listed = 0;
+  for (const auto& note : window.notes) listed += note.find("outside grid.tokens_per_param") != std::string::npos;
+  EXPECT_EQ(listed, 2);
+  EXPECT_NE(error_of(sweep(grid + "tokens_per_param = [5, 1]\n")).find("s.toml:7:20: grid.tokens_per_param"),
+            std::string::npos)
+      << error_of(sweep(grid + "tokens_per_param = [5, 1]\n"));
+  EXPECT_NE(error_of(sweep(grid + "tokens_per_param = [1e9, 2e9]\n")).find("inside grid.tokens_per_param"),
+            std::string::npos);
+}
+
+TEST(SweepPlan, EncdecSizesGetAGatedFeedForwardWidth) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "molt-sweep-test-encdec.toml").string();
+  std::ifstream decoder(base_job());
+  std::string text((std::istreambuf_iterator<char>(decoder)), std::istreambuf_iterator<char>());
+  text.replace(text.find("[model]\n"), 8, "[model]\nfamily = \"encdec\"\n");
+  text.replace(text.find("[data]\n"), 7, "[data]\nobjective = \"prefix_lm\"\n");
+  std::ofstream(path) << text;
+  SweepPlan plan = expand_sweep(parse_sweep_string(
+      "base = \"" + path + "\"\nout = \"sw\"\n[grid]\nsizes = [3e5]\naspect_ratio = 32\n"
+      "head_dim = 16\ntokens = [1e5]\n",
+      "s.toml"));
+  ASSERT_EQ(plan.runs.size(), 1u);
+  const auto& model = plan.runs[0].job.model;
+  EXPECT_EQ(model.family, "encdec");
+  EXPECT_EQ(model.d_ff % 16, 0);
+  EXPECT_NEAR(double(model.d_ff) / double(model.d_model), 8.0 / 3.0, 0.5);
+  EXPECT_NEAR(std::log(plan.runs[0].params_nonembed / 3e5), 0, std::log(2.0));
 }
 
 TEST(SweepPlan, WsdBranchesStartFromKeptTrunkCheckpoints) {

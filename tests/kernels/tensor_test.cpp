@@ -1,4 +1,5 @@
 // Tensor views, dtypes and CPU memory: the contracts every other op relies on.
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 
@@ -19,13 +20,28 @@ TEST(DTypeTest, BytesAndNames) {
 }
 
 TEST_F(TensorTest, AllocateIsZeroFilledAnd64ByteAligned) {
-  for (size_t count : {1u, 7u, 1000u, 4097u}) {
+  // Both sides of the size where the CPU backend maps pages instead of allocating (1 MiB).
+  for (size_t count : {1u, 7u, 1000u, 4097u, 262143u, 262144u, 3000001u}) {
     Tensor t = zeros(count);
     EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data) % 64, 0u) << count;
     for (float x : host(t)) ASSERT_EQ(x, 0.0f);
   }
   Tensor bf = zeros(5, DType::kBF16);
   EXPECT_EQ(bf.bytes(), 10u);
+}
+
+TEST_F(TensorTest, MemoryFreedAndAllocatedAgainIsZeroAgain) {
+  for (size_t count : {1000u, 3000001u}) {
+    Tensor t = backend().allocate(DType::kF32, count);
+    std::vector<float> ones(count, 1.0f);
+    backend().upload(t, ones.data());
+    backend().free(t);
+    Tensor again = backend().allocate(DType::kF32, count);
+    std::vector<float> back(count, -1.0f);
+    backend().download(back.data(), again);
+    EXPECT_EQ(std::count(back.begin(), back.end(), 0.0f), static_cast<long>(count)) << count;
+    backend().free(again);
+  }
 }
 
 TEST_F(TensorTest, SliceViewsTheRightElements) {
