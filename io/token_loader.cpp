@@ -113,6 +113,21 @@ void TokenLoader::prefetch_loop(int64_t step, int micro_step) {
   }
 }
 
+uint64_t TokenLoader::window_of(uint64_t sample, uint64_t windows) {
+  const uint64_t spread = options_.spread_windows;
+  if (!options_.shuffle && spread > 0 && spread < windows) {
+    // ⌊i·S/n⌋ in 128 bits: i·S overflows 64 bits only for absurd splits, but costs nothing.
+    const unsigned __int128 i = sample % spread;
+    return static_cast<uint64_t>(i * windows / spread);
+  }
+  const uint64_t epoch = sample / windows;
+  if (epoch != permutation_epoch_) {
+    permutation_ = window_permutation(options_.seed, epoch, windows, options_.shuffle);
+    permutation_epoch_ = epoch;
+  }
+  return permutation_[sample % windows];
+}
+
 void TokenLoader::fill(MicroBatch& batch) {
   const uint64_t window_tokens = static_cast<uint64_t>(options_.seq_len) + 1;
   const uint64_t windows = index_->window_count();
@@ -124,13 +139,8 @@ void TokenLoader::fill(MicroBatch& batch) {
       static_cast<uint64_t>(batch.micro_step * options_.world + options_.rank) *
           options_.micro_batch;
   for (int row = 0; row < batch.rows; ++row) {
-    uint64_t sample = first_sample + row;
-    uint64_t epoch = sample / windows;
-    if (epoch != permutation_epoch_) {
-      permutation_ = window_permutation(options_.seed, epoch, windows, options_.shuffle);
-      permutation_epoch_ = epoch;
-    }
-    WindowLocation where = index_->locate(permutation_[sample % windows]);
+    const uint64_t sample = first_sample + row;
+    WindowLocation where = index_->locate(window_of(sample, windows));
     auto& reader = readers_[where.shard];
     if (!reader) reader = std::make_unique<ShardReader>(index_->shard_paths()[where.shard]);
     reader->read_tokens(where.first_token, window_tokens,

@@ -8,6 +8,7 @@
 //   sample g = step * G + i,  i in [0, G)
 //   epoch e = g / S;  window = perm_e[g mod S]       (window_permutation.h; identity when
 //                                                      shuffle is false, for evaluation)
+//   evaluation of n windows (spread_windows = n):  window = ⌊(g mod n)·S / n⌋
 //   rank r at micro-step m takes i in [(m * world + r) * b, (m * world + r + 1) * b)
 //
 // So W ranks with micro-batch b read exactly the samples one rank with micro-batch W*b
@@ -48,6 +49,10 @@ struct LoaderOptions {
   int micro_batch = 1;  // rows per micro-batch on this rank
   int accum_steps = 1;  // micro-batches per optimizer step
   bool shuffle = true;  // false: windows in order (evaluation)
+  // With shuffle false and spread_windows = n > 0, samples 0..n-1 are n windows evenly
+  // spaced over the split (sample g → window ⌊g·S/n⌋; all S in order when n ≥ S), so an
+  // evaluation of n windows sees the whole split, not its first documents.
+  uint64_t spread_windows = 0;
   int prefetch_depth = 4;
 };
 
@@ -89,6 +94,7 @@ class TokenLoader {
   void stop_prefetch();
   void prefetch_loop(int64_t step, int micro_step);
   void fill(MicroBatch& batch);
+  uint64_t window_of(uint64_t sample, uint64_t windows);  // S = windows
 
   LoaderOptions options_;
   DatasetInfo dataset_;

@@ -88,7 +88,7 @@ void run_eval(const EvalArgs& args) {
   kernels::configure_cpu_threads(1);
   auto backend = make_backend(job);
   auto model = load_checkpoint_model(source, *backend);
-  io::TokenLoader loader(evaluation_loader_options(job, args.split, 0, 1));
+  io::TokenLoader loader(evaluation_loader_options(job, args.split, 0, 1, batches));
   const io::DatasetInfo& dataset = loader.dataset();
   if (dataset.vocab_size != job.model.vocab_size) {
     throw UserError("dataset " + job.data.dataset + " has vocabulary " +

@@ -28,15 +28,16 @@ std::string eval_set_split(const io::DatasetInfo& set, int seq_len) {
   return "train";
 }
 
-std::vector<EvalSet> open_eval_sets(const JobConfig& job, const io::DatasetInfo& training,
-                                    int rank, int world) {
+std::vector<EvalSet> open_eval_sets(const JobConfig& job, const io::DatasetInfo& training, int rank,
+                                    int world) {
   std::vector<EvalSet> sets;
   for (const auto& [name, dir] : job.eval.sets) {  // a std::map: name order
     const std::string key = "eval.sets." + name;
     try {
       const io::DatasetInfo info = io::read_dataset(dir);
       check_same_tokenizer(key, info, training);
-      io::LoaderOptions options = evaluation_loader_options(job, "val", rank, world);
+      io::LoaderOptions options =
+          evaluation_loader_options(job, "val", rank, world, job.eval.batches);
       options.dataset_dir = dir;
       options.split = eval_set_split(info, options.seq_len);
       sets.push_back({name, options.split, std::make_unique<io::TokenLoader>(options)});

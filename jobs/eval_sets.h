@@ -9,8 +9,8 @@
 //   prose = "data/prose-heldout"
 //
 // Each set is evaluated whenever the job's val split is, the same way (evaluate.h:
-// eval.batches global batches, in order, no shuffle, sliced over ranks) and logged as
-// val/NAME in metrics.jsonl and summary.json. A set is read from its val split when that
+// eval.batches global batches spread evenly over the split, sliced over ranks) and logged
+// as val/NAME in metrics.jsonl and summary.json. A set is read from its val split when that
 // holds at least one window (seq_len + 1 tokens in one shard), else from its train split:
 // `molt prep --val-fraction 0` keeps a single val document, often shorter than a window, so
 // such a probe set counts as a whole. Its tokenizer must be the training dataset's (same

@@ -1,5 +1,7 @@
 #include "jobs/evaluate.h"
 
+#include <algorithm>
+
 #include "jobs/objective.h"
 
 namespace molt {
@@ -17,10 +19,12 @@ io::LoaderOptions training_loader_options(const JobConfig& job, int rank, int wo
 }
 
 io::LoaderOptions evaluation_loader_options(const JobConfig& job, const std::string& split,
-                                            int rank, int world) {
+                                            int rank, int world, int64_t batches) {
   io::LoaderOptions loader = training_loader_options(job, rank, world);
   loader.split = split;
   loader.shuffle = false;
+  loader.spread_windows = static_cast<uint64_t>(std::max<int64_t>(batches, 0)) *
+                          static_cast<uint64_t>(job.batch.global_batch);
   return loader;
 }
 

@@ -1,9 +1,11 @@
 // Validation loss as the trainer measures it, shared by `molt train` and `molt eval`.
 //
-// Evaluation reads the split in order (no shuffle) from step 0: one "global batch" is the
-// job's batch.global_batch windows, which a rank reads as accum micro-batches of
-// batch.micro_batch. The objective's random choices for a micro-batch are keyed on the
-// first sample of its step (step · global_batch), so every world size and every later
+// Evaluation reads n = batches·global_batch windows spread evenly over the split, in order
+// (window i of n is ⌊i·S/n⌋ of the split's S; io/token_loader.h), so the loss covers the
+// whole split rather than its first documents (a split made by molt prep keeps corpus
+// order). One "global batch" is the job's batch.global_batch windows, which a rank reads as accum
+// micro-batches of batch.micro_batch. The objective's random choices for a micro-batch are keyed on
+// the first sample of its step (step · global_batch), so every world size and every later
 // evaluation sees the same batches. The mean loss is Σ token losses / Σ counted targets
 // over all of them (summed over ranks by the caller).
 #pragma once
@@ -23,9 +25,10 @@ namespace molt {
 // the objective's raw length.
 io::LoaderOptions training_loader_options(const JobConfig& job, int rank, int world);
 
-// The same windows of `split`, in order, as evaluation reads them.
+// The windows of `split` an evaluation of `batches` global batches reads: evenly spread
+// over the split, in order.
 io::LoaderOptions evaluation_loader_options(const JobConfig& job, const std::string& split,
-                                            int rank, int world);
+                                            int rank, int world, int64_t batches);
 
 struct LossSums {
   double loss_nats = 0;        // Σ token losses

@@ -1,14 +1,13 @@
 #include "jobs/trainer.h"
 
-#include <csignal>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "dist/comm.h"
 #include "dist/gradient_buckets.h"
@@ -145,8 +144,8 @@ void Trainer::set_up() {
   sequences_per_step_ = job_.batch.global_batch;
   const ExampleShape example = example_shape(job_);
   tokens_per_sequence_ = example.window_tokens - 1;  // new tokens per window (windows share one)
-  flops_per_sequence_ = model_->training_flops_per_example(example.input_tokens,
-                                                           example.target_tokens);
+  flops_per_sequence_ =
+      model_->training_flops_per_example(example.input_tokens, example.target_tokens);
   sharded_ = job_.dist.shard_optimizer && comm_->world() > 1;
   shard_ = sharded_ ? dist::shard_layout(model_->params().count, comm_->world(), comm_->rank())
                     : dist::shard_layout(model_->params().count, 1, 0);
@@ -158,7 +157,7 @@ void Trainer::set_up() {
   train_loader_ = std::make_unique<io::TokenLoader>(
       training_loader_options(job_, comm_->rank(), comm_->world()));
   val_loader_ = std::make_unique<io::TokenLoader>(
-      evaluation_loader_options(job_, "val", comm_->rank(), comm_->world()));
+      evaluation_loader_options(job_, "val", comm_->rank(), comm_->world(), job_.eval.batches));
   eval_sets_ = open_eval_sets(job_, dataset_, comm_->rank(), comm_->world());
 }
 
@@ -204,8 +203,8 @@ void Trainer::restore_or_initialize() {
 }
 
 std::string Trainer::trunk_checkpoint() const {
-  const std::string folder = job_.sweep.trunk + "/checkpoints/" +
-                             io::checkpoint_folder_name(job_.sweep.branch_step);
+  const std::string folder =
+      job_.sweep.trunk + "/checkpoints/" + io::checkpoint_folder_name(job_.sweep.branch_step);
   if (!fs::is_directory(folder))
     throw UserError("sweep.trunk: the branch starts from " + folder +
                     ", which does not exist; train the trunk " + job_.sweep.trunk +
@@ -239,8 +238,9 @@ double Trainer::train_step(int64_t step) {
   const double loss = loss_sum / counted;
 
   if (!std::isfinite(loss) || !std::isfinite(grad_norm_)) {
-    progress_->note("stopping: non-finite " + std::string(std::isfinite(loss) ? "gradient norm" : "loss") +
-                    " at step " + std::to_string(step) + "; the last checkpoint (step " +
+    progress_->note("stopping: non-finite " +
+                    std::string(std::isfinite(loss) ? "gradient norm" : "loss") + " at step " +
+                    std::to_string(step) + "; the last checkpoint (step " +
                     std::to_string(last_checkpoint_step_) + ") is intact");
     return loss;
   }
@@ -316,8 +316,8 @@ void Trainer::save_checkpoint() {
   snapshot.params = download(*backend_, model_->params());
   const size_t count = snapshot.params.size();
   for (int r = 0; r < (sharded_ ? comm_->world() : 1); ++r) {  // one shard per owning rank
-    const dist::ShardLayout owned = sharded_ ? dist::shard_layout(count, comm_->world(), r)
-                                             : shard_;
+    const dist::ShardLayout owned =
+        sharded_ ? dist::shard_layout(count, comm_->world(), r) : shard_;
     if (owned.count() == 0) continue;
     snapshot.shards.emplace_back(owned.begin, owned.count());
   }
@@ -350,8 +350,8 @@ void Trainer::log_step(double loss, const std::optional<Evaluation>& evaluation,
   const int64_t step = state_.step;
   const std::optional<double> val_loss =
       evaluation ? std::optional<double>(evaluation->val_loss) : std::nullopt;
-  const bool permanent = job_.log.every > 0 && (step % job_.log.every == 0 ||
-                                                step == job_.train.steps || val_loss);
+  const bool permanent =
+      job_.log.every > 0 && (step % job_.log.every == 0 || step == job_.train.steps || val_loss);
   const double tokens_per_step = double(sequences_per_step_) * double(tokens_per_sequence_);
   StepReport report;
   report.step = step;
@@ -440,8 +440,8 @@ int Trainer::run() {
                       " compute, gradient sums over " + comm_->transport());
     }
     for (const auto& set : eval_sets_) {
-      progress_->note("eval set " + eval_set_metric(set.name) + ": " +
-                      set.loader->dataset().dir + " (" + set.split + " split, " +
+      progress_->note("eval set " + eval_set_metric(set.name) + ": " + set.loader->dataset().dir +
+                      " (" + set.split + " split, " +
                       std::to_string(set.loader->sequences_per_epoch()) + " windows)");
     }
   }

@@ -126,13 +126,18 @@ def hf_gpt2_loss(p, cfg, windows):
 
 
 def val_windows(dataset, seq_len, count):
-    """The windows the trainer's evaluation reads: val shards in order, stride seq_len."""
+    """The windows the trainer's evaluation reads: of the val shards' windows (in order,
+    stride seq_len), `count` spread evenly: window i is floor(i*S/count) of S, or all S in
+    order, repeated, when count >= S."""
     windows = []
     for path in sorted(glob.glob(f"{dataset}/val-*.h5")):
         tokens = np.array(h5py.File(path, "r")["tokens"], dtype=np.int64)
         for i in range((len(tokens) - 1) // seq_len):
             windows.append(tokens[i * seq_len: i * seq_len + seq_len + 1])
-    return np.stack([windows[i % len(windows)] for i in range(count)])
+    S = len(windows)
+    if count < S:
+        return np.stack([windows[i * S // count] for i in range(count)])
+    return np.stack([windows[i % S] for i in range(count)])
 
 
 def check_gpt2(run, hf, dataset, tensors, cfg, failures):

@@ -5,6 +5,7 @@
 //  - position is a pure function of (seed, step, G): seeking on W = 1, 2, 3 with the same
 //    global batch gives the same sample at every global index, across an epoch boundary;
 //  - rows are true windows: seq_len + 1 consecutive tokens of one shard;
+//  - without shuffle, spread_windows = n reads n windows evenly spaced over the split;
 //  - a sequence length no shard can hold is a UserError.
 #include "io/token_loader.h"
 
@@ -145,6 +146,36 @@ TEST_F(TokenLoaderTest, WithoutShuffleWindowsComeInOrder) {
   o.shuffle = false;
   TokenLoader loader(o);
   MicroBatch batch = loader.next();
+  for (int row = 0; row < 4; ++row) {
+    EXPECT_EQ(batch.tokens[row * batch.row_tokens], testing::synthetic_token(0, row * kSeqLen));
+  }
+}
+
+TEST_F(TokenLoaderTest, SpreadWindowsAreEvenlySpacedOverTheWholeSplit) {
+  // n = 12 windows of S = 120: windows 0, 10, ..., 110, across all three shards, in order,
+  // and the same again after n samples.
+  LoaderOptions o = options(1, 0, 4, 3);
+  o.shuffle = false;
+  o.spread_windows = 12;
+  TokenLoader loader(o);
+  const int shard_windows[] = {50, 40, 30};
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int m = 0; m < 3; ++m) {
+      MicroBatch batch = loader.next();
+      for (int row = 0; row < 4; ++row) {
+        int window = 10 * (m * 4 + row), shard = 0;
+        while (window >= shard_windows[shard]) window -= shard_windows[shard++];
+        EXPECT_EQ(batch.tokens[row * batch.row_tokens],
+                  testing::synthetic_token(shard, window * kSeqLen))
+            << "pass " << pass << " sample " << m * 4 + row;
+      }
+    }
+  }
+  // n >= S: every window in order, as without spreading.
+  o.spread_windows = 500;
+  o.accum_steps = 1;
+  TokenLoader all(o);
+  MicroBatch batch = all.next();
   for (int row = 0; row < 4; ++row) {
     EXPECT_EQ(batch.tokens[row * batch.row_tokens], testing::synthetic_token(0, row * kSeqLen));
   }
