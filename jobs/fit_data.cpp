@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -94,7 +95,13 @@ RunRecord read_run(const fs::path& run_dir, const std::string& metric) {
   run.loss = finite_loss(summary, metric, run_dir);
   if (summary.contains("budget") && !summary.at("budget").is_null()) {
     const auto& tag = summary.at("budget");
-    run.budget = tag.is_string() ? tag.get<std::string>() : tag.dump();
+    if (tag.is_number()) {  // a group name for plots and the report: "2e+12", not "2000000000000.0"
+      char text[32];
+      std::snprintf(text, sizeof text, "%.3g", tag.get<double>());
+      run.budget = text;
+    } else {
+      run.budget = tag.is_string() ? tag.get<std::string>() : tag.dump();
+    }
   }
   if (run.params_nonembed <= 0 || run.tokens <= 0) {
     throw UserError(file.string() + ": N_nonembed and D must be positive");
