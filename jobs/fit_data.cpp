@@ -166,8 +166,11 @@ RunTable load_run_folders(const std::vector<std::string>& paths, const std::stri
       table.skipped.push_back({path_text, "no summary.json (unfinished run?)"});
       continue;
     }
+    // A folder written by `molt sweep`: its fit points are under runs/; trunks/ holds the
+    // undecayed WSD trunks, which are not points of the frontier.
+    const bool sweep_folder = fs::exists(path / "plan.txt") && fs::is_directory(path / "runs");
     std::vector<fs::path> children;
-    for (const auto& entry : fs::directory_iterator(path)) {
+    for (const auto& entry : fs::directory_iterator(sweep_folder ? path / "runs" : path)) {
       if (entry.is_directory()) children.push_back(entry.path());
     }
     std::sort(children.begin(), children.end());

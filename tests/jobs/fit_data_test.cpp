@@ -65,6 +65,17 @@ TEST_F(FitData, ReadsASweepFolderAndSkipsUnfinishedRuns) {
   EXPECT_EQ(train.runs[0].curve.size(), 2u);
 }
 
+TEST_F(FitData, AFolderWrittenByMoltSweepIsReadFromItsRunsNotItsTrunks) {
+  write("plan.txt", "kind name\n");
+  write_run("runs/a", "4.6");
+  write_run("runs/b", "4.4");
+  write_run("trunks/t", "5.0");
+  const RunTable table = load_run_folders({root_.string()}, "val_loss");
+  ASSERT_EQ(table.runs.size(), 2u);
+  EXPECT_EQ(table.runs[0].name, "a");
+  EXPECT_EQ(table.runs[1].name, "b");
+}
+
 TEST_F(FitData, NullLossNamesTheRun) {
   write_run("good", "4.6");
   write_run("diverged", "null");
