@@ -6,7 +6,8 @@
 #   source molt-portable/env.sh && mpirun -np 1 molt train JOB.toml
 #
 # What goes in, and why:
-# - bin/: molt, GPU test programs of BUILD_DIR/bin (*cuda*test*), Open MPI's orterun (as
+# - bin/: molt, GPU test programs of BUILD_DIR/bin (*cuda*test*) and BUILD_DIR/tests
+#   (molt_kernels_tests, molt_model_tests, molt_dist_tests), Open MPI's orterun (as
 #   mpirun), orted and ompi_info.
 # - lib/: every library ldd reports for those and for the kept plugins, except glibc, the
 #   driver and the CUDA toolkit, which the target has. libstdc++ and libgcc_s go to compat/
@@ -67,6 +68,11 @@ mkdir -p "$bundle"/{bin,lib/openmpi3,lib/pmix,lib/hwloc,compat,share,etc}
 # --- programs and plugins ------------------------------------------------------------------
 cp "$build/bin/molt" "$bundle/bin/"
 for program in "$build"/bin/*cuda*test*; do
+  [ -f "$program" ] && [ -x "$program" ] && cp "$program" "$bundle/bin/"
+done
+# The test programs that hold the GPU tests (ops, model steps, communicators), so a GPU box
+# without the build's packages can run them: bin/molt_kernels_tests --gtest_filter='*Cuda*'.
+for program in "$build"/tests/molt_{kernels,model,dist}_tests; do
   [ -f "$program" ] && [ -x "$program" ] && cp "$program" "$bundle/bin/"
 done
 cp "$ompi_bindir/orterun" "$bundle/bin/mpirun"

@@ -101,10 +101,15 @@ if check --ldd "$MOLT_BIN" >"$WORK/own.txt"; then fail "the check passes the bui
 grep -q "libhdf5_openmpi.so.103 lies outside" "$WORK/own.txt" || { cat "$WORK/own.txt"; fail "libhdf5 not flagged"; }
 mapfile -t objects < <(find "$bundle/bin" "$bundle/lib" -type f \( -perm -u+x -path '*/bin/*' -o -name '*.so*' \))
 [ "${#objects[@]}" -gt 100 ] || fail "only ${#objects[@]} objects in the bundle"
-for program in molt mpirun orted ompi_info; do
+for program in molt mpirun orted ompi_info molt_kernels_tests molt_model_tests molt_dist_tests; do
   printf '%s\n' "${objects[@]}" | grep -qx "$bundle/bin/$program" || fail "bin/$program missing"
 done
 check --ldd "${objects[@]}" >"$WORK/ldd.txt" || { cat "$WORK/ldd.txt"; fail "ldd: libraries missing or outside the bundle"; }
+
+# The GPU test programs run from the bundle too (here their CUDA cases skip).
+clean molt_kernels_tests --gtest_filter='TensorTest.*:*Cuda*AdamW*' >"$WORK/gtest.log" 2>&1 ||
+  { cat "$WORK/gtest.log"; fail "molt_kernels_tests from the bundle failed"; }
+grep -q "PASSED" "$WORK/gtest.log" || { cat "$WORK/gtest.log"; fail "molt_kernels_tests: no PASSED line"; }
 
 # (b) prep and a 1-rank run, traced.
 "$PY" "$MOLT_SOURCE_DIR/tests/fixtures/make_corpus.py" "$WORK/corpus" 400 >/dev/null
