@@ -2,11 +2,13 @@
 #include "jobs/fit_plots.h"
 
 #include <cmath>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "jobs/plots.h"
+#include "kernels/error.h"
 
 namespace fs = std::filesystem;
 
@@ -27,10 +29,17 @@ class FigureWriter {
   FigureWriter(const std::string& out_dir) : out_(out_dir), data_(fs::path(out_dir) / "plot_data") {
     fs::create_directories(data_);
   }
-  // A data file under plot_data/, returned as a quoted gnuplot string.
+  // A data file under plot_data/, returned as a quoted gnuplot string. Series names such as
+  // "encdec/shared-xattn+shared-stack" become one flat file name.
   std::string data_file(const std::string& name, const std::string& rows) const {
-    const fs::path path = data_ / name;
-    std::ofstream(path) << rows;
+    std::string flat = name;
+    for (char& c : flat) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '_';
+    }
+    const fs::path path = data_ / flat;
+    std::ofstream file(path);
+    file << rows;
+    if (!file) throw UserError(path.string() + ": cannot write plot data");
     return gnuplot_quote(path.string());
   }
   void draw(const std::string& stem, const std::string& body) const {

@@ -50,7 +50,9 @@ for family, (E, A, B, a, b) in laws.items():
                                         "lr": 1e-3, "grad_norm": 1.0, "tokens_per_s": 1.0,
                                         "wall_s": step}) + "\n")
             final = loss(D)
-            json.dump({"family": family, "N": N * 1.5, "N_nonembed": N, "D": D, "C": C,
+            # encdec runs as a structure variant: its series name holds '/' and '+'.
+            series = family if family == "decoder" else "encdec/shared-xattn+shared-stack"
+            json.dump({"family": family, "series": series, "N": N * 1.5, "N_nonembed": N, "D": D, "C": C,
                        "final_loss": final, "val_loss": final, "steps": 10, "seq_len": 64},
                       open(os.path.join(run, "summary.json"), "w"))
 os.makedirs(os.path.join(root, "unfinished"))
@@ -69,7 +71,7 @@ for key in ("E", "A", "B", "alpha", "beta"):
     assert set(fit[key]) == {"value", "ci_low", "ci_high"}, key
     assert fit[key]["ci_low"] <= fit[key]["value"] <= fit[key]["ci_high"], key
 assert fit["family"] == "decoder"
-assert set(fit["families"]) == {"decoder", "encdec"}, fit["families"].keys()
+assert set(fit["families"]) == {"decoder", "encdec/shared-xattn+shared-stack"}, fit["families"].keys()
 assert fit["families"]["decoder"]["alpha"] == fit["alpha"]
 assert abs(fit["alpha"]["value"] - 0.30) < 0.1 and abs(fit["beta"]["value"] - 0.30) < 0.1, fit["alpha"]
 assert len(fit["isoflop"]["budgets"]) == 3
@@ -84,7 +86,7 @@ PYEOF
 grep -q "FLOP accounting" "$tmp/out/report.md" || fail "report lacks the FLOP formula"
 grep -q "C ≈ 6ND" "$tmp/out/report.md" || fail "report lacks the 6ND caveat"
 grep -qE '\| E \| [0-9.]{12,}' "$tmp/out/report.md" || fail "report lacks unrounded E"
-grep -q "Family \`encdec\`" "$tmp/out/report.md" || fail "report lacks the encdec family"
+grep -q "Family \`encdec/shared-xattn+shared-stack\`" "$tmp/out/report.md" || fail "report lacks the encdec variant"
 if command -v gnuplot > /dev/null; then
   for stem in loss_vs_compute isoflop observed_vs_fitted loss_vs_params; do
     for ext in png svg; do
@@ -92,6 +94,9 @@ if command -v gnuplot > /dev/null; then
     done
     grep -qF "]($stem.png)" "$tmp/out/report.md" || fail "report does not embed $stem.png"
   done
+  if grep -q "Cannot find or open file" "$tmp/log"; then
+    grep "Cannot find" "$tmp/log"; fail "gnuplot could not read plot data (a series name as a path?)"
+  fi
   echo "ok   plots written and embedded"
 fi
 
