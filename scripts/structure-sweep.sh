@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The structure-ladder comparison on the CPU (docs/structure/README.md): five rung sweeps
 # (jobs/examples/structure/*.toml), each 4 shapes x 3 compute budgets on the prefix-LM task
-# over the Linux kernel corpus, then one `molt fit` over all of them (one fit per rung).
+# over the Linux kernel corpus, then one `molt fit` over all of them (one fit per rung) and
+# the plot of every rung against compute (scripts/structure-plot.py).
 # Usage: scripts/structure-sweep.sh path/to/molt [RANKS] [FIT_OUT]
 # Prepares data/linux first when it is missing (scripts/prep-linux.sh). Finished runs are
 # skipped and interrupted ones resume, so running it again continues.
@@ -16,3 +17,4 @@ for rung in jobs/examples/structure/[0-9]-*.toml; do
   "$MOLT" sweep "$rung" --local --ranks "$ranks"
 done
 "$MOLT" fit sweeps/structure/*/runs --out "${3:-docs/structure/fit}"
+/usr/bin/python3 scripts/structure-plot.py sweeps/structure "$(dirname "${3:-docs/structure/fit}")/loss_vs_compute"
