@@ -9,7 +9,7 @@ set grid
 set key top right
 plot 'docs/scaling/fit/plot_data/curves_decoder.dat' using 1:2:3 with points pt 7 ps 0.5 lc palette title 'decoder runs', \
      'docs/scaling/fit/plot_data/frontier_decoder.dat' using 1:2 with lines lw 2 dt 1 lc rgb 'black' title 'decoder frontier', \
-     (42276411061497104/x)**0.14771488681372247 with lines lw 2 dt 1 lc rgb '#d62728' title 'decoder L(C) fit'
+     (1.509453210641239e+17/x)**0.12812288502874214 with lines lw 2 dt 1 lc rgb '#d62728' title 'decoder L(C) fit'
 
 set terminal svg size 1000,680 noenhanced font 'Sans,11' background '#ffffff'
 set output 'docs/scaling/fit/loss_vs_compute.svg'
