@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The structure-ladder comparison on the CPU (docs/structure/README.md): five rung sweeps
-# (jobs/examples/structure/*.toml), each 4 shapes x 3 compute budgets on the prefix-LM task
+# (jobs/examples/structure/*.toml), each 5 shapes x 3 compute budgets on the prefix-LM task
 # over the Linux kernel corpus, then one `molt fit` over all of them (one fit per rung) and
 # the plot of every rung against compute (scripts/structure-plot.py).
 # Usage: scripts/structure-sweep.sh path/to/molt [RANKS] [FIT_OUT]
