@@ -12,59 +12,15 @@
 #include <ostream>
 #include <string>
 
+#include "tests/kernels/attention_problem.h"
 #include "tests/kernels/kernel_test_support.h"
 #include "tests/kernels/reference_ops.h"
 
 namespace molt::kernels::testing {
 namespace {
 
-struct AttentionCase {
-  std::string name;
-  int batch, heads, q_tokens, kv_tokens, head_dim;
-  AttentionMask mask;
-  bool fused_qkv;  // q, k, v interleaved in one [B, T, 3·H·D] buffer (needs Tq == Tk)
-  bool with_bias;
-  float scale;
-};
-
-void PrintTo(const AttentionCase& c, std::ostream* os) { *os << c.name; }
-
-// Host copies of one problem's inputs, laid out as the backend sees them.
-struct AttentionProblem {
-  AttentionShape shape;
-  std::vector<float> qkv;  // fused: the one buffer; otherwise unused
-  std::vector<float> q, k, v, bias;
-  std::vector<int32_t> prefix;
-  size_t k_offset = 0, v_offset = 0;  // of k and v inside qkv when fused
-};
-
 AttentionProblem make_problem(const AttentionCase& c, uint32_t seed) {
-  AttentionProblem p;
-  const int HD = c.heads * c.head_dim;
-  p.shape = {c.batch, c.q_tokens, c.kv_tokens, c.heads, c.head_dim,
-             c.fused_qkv ? 3 * HD : HD + 2, c.fused_qkv ? 3 * HD : HD + 1, c.scale, c.mask};
-  if (c.fused_qkv) {
-    p.qkv = random_normal(static_cast<size_t>(c.batch) * c.q_tokens * 3 * HD, seed);
-    p.k_offset = HD;
-    p.v_offset = 2 * HD;
-    p.q = p.qkv;
-    p.k.assign(p.qkv.begin() + p.k_offset, p.qkv.end());
-    p.v.assign(p.qkv.begin() + p.v_offset, p.qkv.end());
-  } else {
-    p.q = random_normal(static_cast<size_t>(c.batch) * c.q_tokens * p.shape.q_row_stride, seed);
-    p.k = random_normal(static_cast<size_t>(c.batch) * c.kv_tokens * p.shape.kv_row_stride,
-                        seed + 1);
-    p.v = random_normal(static_cast<size_t>(c.batch) * c.kv_tokens * p.shape.kv_row_stride,
-                        seed + 2);
-  }
-  if (c.with_bias) {
-    p.bias = random_normal(static_cast<size_t>(c.heads) * c.q_tokens * c.kv_tokens, seed + 3);
-  }
-  if (c.mask == AttentionMask::kPrefix) {
-    // Per batch: no prefix, a prefix inside the keys, a prefix covering all keys.
-    for (int b = 0; b < c.batch; ++b) p.prefix.push_back((b * (c.kv_tokens / 2 + 3)) % (c.kv_tokens + 1));
-  }
-  return p;
+  return make_attention_problem(c, seed, [](size_t n, uint32_t s) { return random_normal(n, s); });
 }
 
 class AttentionTest : public KernelTest, public ::testing::WithParamInterface<AttentionCase> {
@@ -84,18 +40,16 @@ class AttentionTest : public KernelTest, public ::testing::WithParamInterface<At
     return {device(p.q), device(p.k), device(p.v)};
   }
   Tensor optional_device(const std::vector<float>& x) { return x.empty() ? Tensor{} : device(x); }
-  Tensor optional_device(const std::vector<int32_t>& x) {
-    return x.empty() ? Tensor{} : device(x);
-  }
+  Tensor optional_device(const std::vector<int32_t>& x) { return x.empty() ? Tensor{} : device(x); }
 
   struct ForwardResult {
     Tensor out, lse;
   };
   ForwardResult forward(const AttentionProblem& p, const Views& in) {
     const AttentionShape& s = p.shape;
-    ForwardResult r{device(random_normal(static_cast<size_t>(s.batch) * s.q_tokens * s.heads *
-                                             s.head_dim, 99)),
-                    zeros(static_cast<size_t>(s.batch) * s.heads * s.q_tokens)};
+    ForwardResult r{
+        device(random_normal(static_cast<size_t>(s.batch) * s.q_tokens * s.heads * s.head_dim, 99)),
+        zeros(static_cast<size_t>(s.batch) * s.heads * s.q_tokens)};
     backend().attention_forward(r.out, r.lse, in.q, in.k, in.v, optional_device(p.bias),
                                 optional_device(p.prefix), s);
     return r;
@@ -117,17 +71,16 @@ TEST_P(AttentionTest, BackwardAddsReferenceGradients) {
   const ForwardResult r = forward(p, in);
   const auto dout = random_normal(host(r.out).size(), 7);
   const auto ref = reference::attention_backward(dout, p.q, p.k, p.v, p.bias, p.prefix, p.shape);
-  const std::vector<float> dbias0 = c.with_bias ? random_normal(p.bias.size(), 8)
-                                                : std::vector<float>{};
+  const std::vector<float> dbias0 =
+      c.with_bias ? random_normal(p.bias.size(), 8) : std::vector<float>{};
   Tensor dbias = optional_device(dbias0);
   if (!p.qkv.empty()) {
     // One fused gradient buffer: its q, k and v column groups receive dq, dk and dv.
     const auto dqkv0 = random_normal(p.qkv.size(), 9);
     Tensor dqkv = device(dqkv0);
     const Views d = views_of(p, dqkv, Tensor{}, Tensor{});
-    backend().attention_backward(d.q, d.k, d.v, dbias, device(dout), r.out, r.lse, in.q, in.k,
-                                 in.v, optional_device(p.bias), optional_device(p.prefix),
-                                 p.shape);
+    backend().attention_backward(d.q, d.k, d.v, dbias, device(dout), r.out, r.lse, in.q, in.k, in.v,
+                                 optional_device(p.bias), optional_device(p.prefix), p.shape);
     std::vector<double> expected = plus(dqkv0, ref.dq);
     for (size_t i = 0; i < ref.dk.size(); ++i) expected[i + p.k_offset] += ref.dk[i];
     for (size_t i = 0; i < ref.dv.size(); ++i) expected[i + p.v_offset] += ref.dv[i];
@@ -142,7 +95,9 @@ TEST_P(AttentionTest, BackwardAddsReferenceGradients) {
     EXPECT_TRUE(all_near(host(dk), plus(dk0, ref.dk), 2e-4, 2e-4));
     EXPECT_TRUE(all_near(host(dv), plus(dv0, ref.dv), 2e-4, 2e-4));
   }
-  if (c.with_bias) EXPECT_TRUE(all_near(host(dbias), plus(dbias0, ref.dbias), 2e-4, 2e-4));
+  if (c.with_bias) {
+    EXPECT_TRUE(all_near(host(dbias), plus(dbias0, ref.dbias), 2e-4, 2e-4));
+  }
 }
 
 const AttentionCase kCases[] = {
@@ -171,7 +126,8 @@ TEST_F(AttentionContractTest, BackwardMatchesFiniteDifferencesForEveryInput) {
         AttentionCase{"kv_cache", 1, 2, 2, 5, 3, AttentionMask::kCausal, false, true, 0.8f}}) {
     SCOPED_TRACE(c.name);
     const AttentionProblem p = make_problem(c, 3);
-    const auto w = random_normal(static_cast<size_t>(c.batch) * c.q_tokens * c.heads * c.head_dim, 4);
+    const auto w =
+        random_normal(static_cast<size_t>(c.batch) * c.q_tokens * c.heads * c.head_dim, 4);
     auto loss = [&](const AttentionProblem& varied) {
       return weighted_sum(host(forward(varied, upload_inputs(varied)).out), w);
     };
@@ -190,12 +146,12 @@ TEST_F(AttentionContractTest, BackwardMatchesFiniteDifferencesForEveryInput) {
           },
           p.*member, sample_indices((p.*member).size(), 10000, 0));
     };
-    EXPECT_TRUE(all_near(host(dq), fd(&AttentionProblem::q), kFiniteDifferenceAtol,
-                         kFiniteDifferenceRtol));
-    EXPECT_TRUE(all_near(host(dk), fd(&AttentionProblem::k), kFiniteDifferenceAtol,
-                         kFiniteDifferenceRtol));
-    EXPECT_TRUE(all_near(host(dv), fd(&AttentionProblem::v), kFiniteDifferenceAtol,
-                         kFiniteDifferenceRtol));
+    EXPECT_TRUE(
+        all_near(host(dq), fd(&AttentionProblem::q), kFiniteDifferenceAtol, kFiniteDifferenceRtol));
+    EXPECT_TRUE(
+        all_near(host(dk), fd(&AttentionProblem::k), kFiniteDifferenceAtol, kFiniteDifferenceRtol));
+    EXPECT_TRUE(
+        all_near(host(dv), fd(&AttentionProblem::v), kFiniteDifferenceAtol, kFiniteDifferenceRtol));
     EXPECT_TRUE(all_near(host(dbias), fd(&AttentionProblem::bias), kFiniteDifferenceAtol,
                          kFiniteDifferenceRtol));
   }
@@ -235,8 +191,8 @@ TEST_F(AttentionContractTest, BackwardTwiceGivesTwiceTheGradient) {
   const Views d = views_of(p, dqkv, Tensor{}, Tensor{});
   Tensor once = zeros(p.qkv.size());
   const Views d1 = views_of(p, once, Tensor{}, Tensor{});
-  backend().attention_backward(d1.q, d1.k, d1.v, Tensor{}, device(dout), r.out, r.lse, in.q,
-                               in.k, in.v, Tensor{}, Tensor{}, p.shape);
+  backend().attention_backward(d1.q, d1.k, d1.v, Tensor{}, device(dout), r.out, r.lse, in.q, in.k,
+                               in.v, Tensor{}, Tensor{}, p.shape);
   for (int call = 0; call < 2; ++call)
     backend().attention_backward(d.q, d.k, d.v, Tensor{}, device(dout), r.out, r.lse, in.q, in.k,
                                  in.v, Tensor{}, Tensor{}, p.shape);
@@ -258,8 +214,8 @@ TEST_F(AttentionContractTest, QueriesThatSeeNoKeyGiveZeroOutputAndNoGradient) {
   const auto lse = host(r.lse);
   EXPECT_TRUE(std::isinf(lse[0]) && lse[0] < 0);
   Tensor dq = zeros(p.q.size());
-  backend().attention_backward(dq, Tensor{}, Tensor{}, Tensor{}, device(random_normal(6, 9)),
-                               r.out, r.lse, in.q, in.k, in.v, Tensor{}, Tensor{}, p.shape);
+  backend().attention_backward(dq, Tensor{}, Tensor{}, Tensor{}, device(random_normal(6, 9)), r.out,
+                               r.lse, in.q, in.k, in.v, Tensor{}, Tensor{}, p.shape);
   for (float x : host(dq)) EXPECT_TRUE(std::isfinite(x));
 }
 

@@ -47,6 +47,7 @@
 
 #include "kernels/cpu/bf16.h"
 #include "kernels/cuda/attention.h"
+#include "tests/kernels/attention_problem.h"
 #include "tests/kernels/kernel_test_support.h"
 
 namespace molt::kernels::testing {
@@ -591,26 +592,6 @@ INSTANTIATE_TEST_SUITE_P(ComputeDtypes, CudaBackendTest,
 
 // ---- attention ----------------------------------------------------------------------------
 
-struct AttentionCase {
-  std::string name;
-  int batch, heads, q_tokens, kv_tokens, head_dim;
-  AttentionMask mask;
-  bool fused_qkv;  // q, k, v interleaved in one [B, T, 3·H·D] buffer (needs Tq == Tk)
-  bool with_bias;
-  float scale;
-};
-
-void PrintTo(const AttentionCase& c, std::ostream* os) { *os << c.name; }
-
-// Host inputs of one problem, already representable in the compute dtype.
-struct AttentionProblem {
-  AttentionShape shape;
-  std::vector<float> qkv;  // fused: the one buffer
-  std::vector<float> q, k, v, bias;
-  std::vector<int32_t> prefix;
-  size_t k_offset = 0, v_offset = 0;  // of k and v inside qkv when fused
-};
-
 class CudaAttentionTest : public CudaVsCpuTest,
                           public ::testing::WithParamInterface<std::tuple<AttentionCase, DType>> {
  protected:
@@ -621,36 +602,10 @@ class CudaAttentionTest : public CudaVsCpuTest,
   }
   const AttentionCase& the_case() const { return std::get<0>(GetParam()); }
 
+  // Inputs already representable in the compute dtype.
   AttentionProblem make_problem(uint32_t seed) const {
-    const AttentionCase& c = the_case();
-    AttentionProblem p;
-    const int HD = c.heads * c.head_dim;
-    // Unfused: padded row strides, as a strided view would have; fused: GPT-2's 3·C.
-    p.shape = {c.batch,
-               c.q_tokens,
-               c.kv_tokens,
-               c.heads,
-               c.head_dim,
-               c.fused_qkv ? 3 * HD : HD + 2,
-               c.fused_qkv ? 3 * HD : HD + 1,
-               c.scale,
-               c.mask};
-    if (c.fused_qkv) {
-      p.qkv = compute_values(size_t(c.batch) * c.q_tokens * 3 * HD, seed);
-      p.k_offset = HD;
-      p.v_offset = 2 * HD;
-    } else {
-      p.q = compute_values(size_t(c.batch) * c.q_tokens * p.shape.q_row_stride, seed);
-      p.k = compute_values(size_t(c.batch) * c.kv_tokens * p.shape.kv_row_stride, seed + 1);
-      p.v = compute_values(size_t(c.batch) * c.kv_tokens * p.shape.kv_row_stride, seed + 2);
-    }
-    if (c.with_bias) p.bias = random_normal(size_t(c.heads) * c.q_tokens * c.kv_tokens, seed + 3);
-    if (c.mask == AttentionMask::kPrefix) {
-      // Per batch: no prefix, one inside the keys, one covering them all or nearly.
-      for (int b = 0; b < c.batch; ++b)
-        p.prefix.push_back((b * (c.kv_tokens / 2 + 3)) % (c.kv_tokens + 1));
-    }
-    return p;
+    return make_attention_problem(the_case(), seed,
+                                  [this](size_t n, uint32_t s) { return compute_values(n, s); });
   }
 
   struct Views {
