@@ -96,9 +96,7 @@ RunRecord read_run(const fs::path& run_dir, const std::string& metric) {
   if (summary.contains("budget") && !summary.at("budget").is_null()) {
     const auto& tag = summary.at("budget");
     if (tag.is_number()) {  // a group name for plots and the report: "2e+12", not "2000000000000.0"
-      char text[32];
-      std::snprintf(text, sizeof text, "%.3g", tag.get<double>());
-      run.budget = text;
+      run.budget = format_flops(tag.get<double>());
     } else {
       run.budget = tag.is_string() ? tag.get<std::string>() : tag.dump();
     }
@@ -261,6 +259,12 @@ std::vector<RunRecord> runs_of_family(const RunTable& table, const std::string& 
     if (run.family == family) runs.push_back(run);
   }
   return runs;
+}
+
+std::string format_flops(double flops) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g", flops);
+  return text;
 }
 
 }  // namespace molt::fit

@@ -84,4 +84,7 @@ std::vector<std::string> family_names(const RunTable& table);
 // The runs of one family.
 std::vector<RunRecord> runs_of_family(const RunTable& table, const std::string& family);
 
+// A compute budget as plots and reports name it: "2e+12" (3 significant digits).
+std::string format_flops(double flops);
+
 }  // namespace molt::fit

@@ -13,12 +13,6 @@
 namespace molt::fit {
 namespace {
 
-std::string format_flops(double flops) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.3g", flops);
-  return text;
-}
-
 std::vector<std::vector<size_t>> group_by_tag(const std::vector<RunRecord>& runs) {
   std::map<std::string, std::vector<size_t>> groups;
   for (size_t i = 0; i < runs.size(); ++i) groups[*runs[i].budget].push_back(i);
