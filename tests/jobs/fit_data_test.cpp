@@ -76,6 +76,17 @@ TEST_F(FitData, AFolderWrittenByMoltSweepIsReadFromItsRunsNotItsTrunks) {
   EXPECT_EQ(table.runs[1].name, "b");
 }
 
+TEST_F(FitData, ANumericBudgetTagIsNamedCompactly) {
+  write("r/summary.json",
+        R"({"family":"decoder","N":1000,"N_nonembed":600,"D":5000,"C":2e12,"budget":2e12,)"
+        R"("final_loss":4.5,"val_loss":4.6})");
+  write("r/metrics.jsonl", "{\"step\":1,\"flops\":2e12,\"loss\":4.5,\"val_loss\":4.6}\n");
+  const RunTable table = load_run_folders({(root_ / "r").string()}, "val_loss");
+  ASSERT_EQ(table.runs.size(), 1u);
+  ASSERT_TRUE(table.runs[0].budget.has_value());
+  EXPECT_EQ(*table.runs[0].budget, "2e+12");
+}
+
 TEST_F(FitData, NullLossNamesTheRun) {
   write_run("good", "4.6");
   write_run("diverged", "null");
