@@ -73,7 +73,8 @@ struct ScheduleSection {
 };
 
 struct TrainSection {
-  int64_t steps = 0;  // optimizer steps
+  int64_t steps = 0;       // optimizer steps
+  bool recompute = false;  // activation recomputation (LanguageModel::set_recompute)
 };
 
 struct EvalSection {

@@ -290,6 +290,14 @@ std::vector<KeySpec> build_schema() {
        kPositive,
        {},
        "optimizer steps"},
+      {"train",
+       "recompute",
+       [](C& c) -> FieldRef { return &c.train.recompute; },
+       flag(false),
+       kAny,
+       {},
+       "keep only each block's input and recompute the rest in backward: less activation "
+       "memory for one more forward pass of the blocks"},
 
       {"eval",
        "every",

@@ -1,5 +1,6 @@
 #include "jobs/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -77,6 +78,7 @@ class Trainer {
   std::string trunk_checkpoint() const;
   // Returns the mean loss of the global batch and sets grad_norm_.
   double train_step(int64_t step);
+  void report_memory();
   // Sums the gradients over ranks (all of them, or this rank's shard under ZeRO-1) and
   // returns the global gradient norm.
   double reduce_gradients();
@@ -118,6 +120,8 @@ class Trainer {
   double grad_norm_ = 0;
   double comm_wait_seconds_ = 0;
   int64_t last_checkpoint_step_ = -1;
+  size_t state_bytes_ = 0;  // backend memory held before the first forward pass
+  bool memory_reported_ = false;
   io::AsyncCheckpointWriter checkpoint_writer_;  // rank 0, checkpoint.async only
 };
 
@@ -139,6 +143,7 @@ void Trainer::set_up() {
   progress_ = std::make_unique<ProgressPrinter>(leader());
   dataset_ = io::read_dataset(job_.data.dataset);
   model_ = make_model(job_, dataset_.vocab_size, *backend_);
+  model_->set_recompute(job_.train.recompute);
   resolve_model_shape(job_, dataset_.vocab_size);  // run.toml and checkpoints say the real shape
   accum_ = accum_steps(job_, comm_->world());
   sequences_per_step_ = job_.batch.global_batch;
@@ -159,6 +164,24 @@ void Trainer::set_up() {
   val_loader_ = std::make_unique<io::TokenLoader>(
       evaluation_loader_options(job_, "val", comm_->rank(), comm_->world(), job_.eval.batches));
   eval_sets_ = open_eval_sets(job_, dataset_, comm_->rank(), comm_->world());
+  // Parameters, gradients, optimizer state and communication buffers are all allocated by
+  // now; activations come with the first forward pass.
+  state_bytes_ = backend_->memory_usage().current_bytes;
+}
+
+// One line after the first step, when the activations of a training step have been held:
+// the peak of what molt allocated on this rank's device, and its two parts.
+void Trainer::report_memory() {
+  const double mib = double(1 << 20);
+  const size_t peak = backend_->memory_usage().peak_bytes;
+  char text[256];
+  std::snprintf(text, sizeof text,
+                "memory: peak %.1f MiB on %s (parameters, gradients and optimizer %.1f MiB; "
+                "activations %.1f MiB%s)",
+                double(peak) / mib, backend_->name().c_str(), double(state_bytes_) / mib,
+                double(peak - std::min(peak, state_bytes_)) / mib,
+                job_.train.recompute ? ", recomputed in backward" : "");
+  progress_->note(text);
 }
 
 void Trainer::restore_or_initialize() {
@@ -401,6 +424,8 @@ void Trainer::write_summary(double loss, const std::optional<Evaluation>& evalua
       {"val_loss", evaluation ? nlohmann::json(evaluation->val_loss) : nlohmann::json()},
       {"wall_s", wall},
       {"tokens_per_s", wall > 0 ? double(state_.tokens) / wall : 0.0},
+      {"peak_memory_bytes", backend_->memory_usage().peak_bytes},
+      {"recompute", job_.train.recompute},
   };
   if (evaluation)
     for (const auto& [key, set_loss] : evaluation->sets) summary[key] = set_loss;
@@ -465,6 +490,8 @@ int Trainer::run() {
       finish_checkpoint_write();  // the last good checkpoint is complete before we exit
       return kExitNonFinite;
     }
+    if (!memory_reported_ && leader()) report_memory();
+    memory_reported_ = true;
     state_.step += 1;
     state_.tokens += sequences_per_step_ * tokens_per_sequence_;
     state_.flops += flops_per_sequence_ * double(sequences_per_step_);

@@ -2,6 +2,7 @@
 // and the factory for the CPU backend (whose implementation lives in cpu/).
 #include "kernels/backend.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
@@ -48,6 +49,15 @@ void* Backend::allocate_host(size_t bytes) {
 }
 
 void Backend::free_host(void* host) { std::free(host); }
+
+void Backend::count_allocation(const Tensor& tensor) {
+  memory_.current_bytes += tensor.bytes();
+  memory_.peak_bytes = std::max(memory_.peak_bytes, memory_.current_bytes);
+}
+
+void Backend::count_free(const Tensor& tensor) {
+  memory_.current_bytes -= std::min(memory_.current_bytes, tensor.bytes());
+}
 
 static void require_dtype(DType have, DType want) {
   if (have != want) {

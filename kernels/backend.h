@@ -109,6 +109,17 @@ class Backend {
   // (a cudaStream_t on CUDA); nullptr on the CPU, where ops finish before they return.
   virtual void* stream_handle() const { return nullptr; }
 
+  // Bytes held in buffers from allocate(): now, and the most at once since construction or
+  // the last reset_peak_memory(). This is what molt asked for (Tensor::bytes()): it leaves
+  // out allocator rounding, library workspaces (cuBLAS), the CUDA context and host memory.
+  // Allocation happens on one thread (the trainer's), so these are plain counters.
+  struct MemoryUsage {
+    size_t current_bytes = 0;
+    size_t peak_bytes = 0;
+  };
+  MemoryUsage memory_usage() const { return memory_; }
+  void reset_peak_memory() { memory_.peak_bytes = memory_.current_bytes; }
+
   // ---- elementwise --------------------------------------------------------------------
   virtual void fill(Tensor x, float value) = 0;                       // x = value
   virtual void copy(Tensor dst, Tensor src) = 0;                      // converts dtype
@@ -194,6 +205,14 @@ class Backend {
                      const AdamWStep& step) = 0;
   // Σ x² over an f32 buffer, returned to the host (accumulated in double on the CPU).
   virtual double sum_of_squares(Tensor x) = 0;
+
+ protected:
+  // Every backend's allocate() and free() report the buffers they hand out and take back.
+  void count_allocation(const Tensor& tensor);
+  void count_free(const Tensor& tensor);
+
+ private:
+  MemoryUsage memory_;
 };
 
 // The fp32 CPU backend (OpenBLAS GEMM, OpenMP threads).

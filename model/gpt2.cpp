@@ -22,6 +22,7 @@ struct GPT2::Activations {
     Tensor ln2, ln2_mean, ln2_rstd, fch, fch_gelu, residual3;
   };
   int batch = 0, tokens = 0;
+  bool recompute = false;
   AttentionMask mask = AttentionMask::kCausal;  // of the last forward
   Tensor ids, targets, prefix_lengths;  // i32
   Tensor encoded;                       // x₀ [N, C]
@@ -135,7 +136,7 @@ void GPT2::initialize(uint64_t seed) {
 }
 
 void GPT2::plan(int B, int T) {
-  if (acts_ && acts_->batch == B && acts_->tokens == T) return;
+  if (acts_ && acts_->batch == B && acts_->tokens == T && acts_->recompute == recompute_) return;
   if (T > config_.n_ctx) {
     throw UserError("sequence length " + std::to_string(T) + " exceeds the model's n_ctx (" +
                     std::to_string(config_.n_ctx) + ")");
@@ -147,6 +148,7 @@ void GPT2::plan(int B, int T) {
   Activations& a = *acts_;
   a.batch = B;
   a.tokens = T;
+  a.recompute = recompute_;
   const size_t N = static_cast<size_t>(B) * T, C = config_.d_model, F = config_.ff_dim();
   const size_t V = config_.vocab_size, H = config_.n_head;
   const DType act = backend_.compute_dtype();
@@ -155,7 +157,15 @@ void GPT2::plan(int B, int T) {
   a.targets = alloc(DType::kI32, N);
   a.prefix_lengths = alloc(DType::kI32, B);
   a.encoded = alloc(act, N * C);
+  // Under recomputation every block gets the same buffers (allocated once) but its own
+  // output, residual3, which is the next block's input.
   for (int l = 0; l < config_.n_layer; ++l) {
+    if (recompute_ && l > 0) {
+      Activations::Layer L = a.layers.front();
+      L.residual3 = alloc(act, N * C);
+      a.layers.push_back(L);
+      continue;
+    }
     Activations::Layer L;
     L.ln1 = alloc(act, N * C);
     L.ln1_mean = alloc(DType::kF32, N);
@@ -208,7 +218,7 @@ void GPT2::forward(const TokenBatch& batch) {
   check_batch(batch, config_.vocab_size);
   plan(batch.batch, batch.input_tokens);
   Activations& a = *acts_;
-  const int B = a.batch, T = a.tokens, C = config_.d_model, F = config_.ff_dim();
+  const int B = a.batch, T = a.tokens, C = config_.d_model;
   const int N = B * T, V = config_.vocab_size;
   const float eps = config_.layernorm_eps;
 
@@ -219,29 +229,35 @@ void GPT2::forward(const TokenBatch& batch) {
     backend_.upload(a.prefix_lengths, batch.prefix_lengths.data());
     a.mask = AttentionMask::kPrefix;
   }
-  const AttentionShape shape = self_attention_shape();
-
   backend_.embedding_forward(a.encoded, a.ids, p_.wte, p_.wpe, B, T, C);
   Tensor residual = a.encoded;
   for (int l = 0; l < config_.n_layer; ++l) {
-    const Layer& w = p_.layers[l];
-    Activations::Layer& L = a.layers[l];
-    backend_.layernorm_forward(L.ln1, L.ln1_mean, L.ln1_rstd, residual, w.ln1_w, w.ln1_b, N, C, eps);
-    backend_.matmul_forward(L.qkv, L.ln1, w.qkv_w, w.qkv_b, N, C, 3 * C);
-    Tensor q = L.qkv.slice(0, L.qkv.count), k = L.qkv.slice(C, L.qkv.count - C),
-           v = L.qkv.slice(2 * C, L.qkv.count - 2 * C);
-    backend_.attention_forward(L.atty, L.lse, q, k, v, Tensor{}, a.prefix_lengths, shape);
-    backend_.matmul_forward(a.proj_scratch, L.atty, w.attn_proj_w, w.attn_proj_b, N, C, C);
-    backend_.add(L.residual2, residual, a.proj_scratch);
-    backend_.layernorm_forward(L.ln2, L.ln2_mean, L.ln2_rstd, L.residual2, w.ln2_w, w.ln2_b, N, C, eps);
-    backend_.matmul_forward(L.fch, L.ln2, w.fc_w, w.fc_b, N, C, F);
-    backend_.gelu_forward(L.fch_gelu, L.fch);
-    backend_.matmul_forward(a.proj_scratch, L.fch_gelu, w.fc_proj_w, w.fc_proj_b, N, F, C);
-    backend_.add(L.residual3, L.residual2, a.proj_scratch);
-    residual = L.residual3;
+    forward_layer(l, residual);
+    residual = a.layers[l].residual3;
   }
   backend_.layernorm_forward(a.lnf, a.lnf_mean, a.lnf_rstd, residual, p_.lnf_w, p_.lnf_b, N, C, eps);
   backend_.matmul_forward(a.logits, a.lnf, p_.wte, Tensor{}, N, C, V);
+}
+
+void GPT2::forward_layer(int l, Tensor residual) {
+  Activations& a = *acts_;
+  const int C = config_.d_model, F = config_.ff_dim(), N = a.batch * a.tokens;
+  const float eps = config_.layernorm_eps;
+  const AttentionShape shape = self_attention_shape();
+  const Layer& w = p_.layers[l];
+  Activations::Layer& L = a.layers[l];
+  backend_.layernorm_forward(L.ln1, L.ln1_mean, L.ln1_rstd, residual, w.ln1_w, w.ln1_b, N, C, eps);
+  backend_.matmul_forward(L.qkv, L.ln1, w.qkv_w, w.qkv_b, N, C, 3 * C);
+  Tensor q = L.qkv.slice(0, L.qkv.count), k = L.qkv.slice(C, L.qkv.count - C),
+         v = L.qkv.slice(2 * C, L.qkv.count - 2 * C);
+  backend_.attention_forward(L.atty, L.lse, q, k, v, Tensor{}, a.prefix_lengths, shape);
+  backend_.matmul_forward(a.proj_scratch, L.atty, w.attn_proj_w, w.attn_proj_b, N, C, C);
+  backend_.add(L.residual2, residual, a.proj_scratch);
+  backend_.layernorm_forward(L.ln2, L.ln2_mean, L.ln2_rstd, L.residual2, w.ln2_w, w.ln2_b, N, C, eps);
+  backend_.matmul_forward(L.fch, L.ln2, w.fc_w, w.fc_b, N, C, F);
+  backend_.gelu_forward(L.fch_gelu, L.fch);
+  backend_.matmul_forward(a.proj_scratch, L.fch_gelu, w.fc_proj_w, w.fc_proj_b, N, F, C);
+  backend_.add(L.residual3, L.residual2, a.proj_scratch);
 }
 
 double GPT2::forward_backward(const TokenBatch& batch, float grad_scale,
@@ -296,6 +312,8 @@ void GPT2::backward(const GradsReadyHook& on_grads_ready) {
     const Layer& dw = g_.layers[l];
     Activations::Layer& L = a.layers[l];
     Tensor residual = l == 0 ? a.encoded : a.layers[l - 1].residual3;
+    // The shared buffers still hold the last block's activations from the forward pass.
+    if (a.recompute && l + 1 < config_.n_layer) forward_layer(l, residual);
     // MLP branch: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2))))
     backend_.fill(a.dfch_gelu, 0.0f);
     backend_.matmul_backward(a.dfch_gelu, dw.fc_proj_w, dw.fc_proj_b, a.dresidual, L.fch_gelu,

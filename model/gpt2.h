@@ -9,6 +9,8 @@
 // Forward and backward are written by hand against kernels::Backend; activations for a
 // micro-batch shape are allocated once and reused (`plan`), and backward reuses one
 // running residual-gradient buffer, relying on the backends' add-into-gradients rule.
+// Under recomputation (LanguageModel::set_recompute) the blocks share one set of activation
+// buffers and each keeps only its output.
 //
 // Parameter names follow Hugging Face's GPT2LMHeadModel. One difference in layout: molt
 // stores every linear weight as [out, in] (as torch.nn.Linear); Hugging Face's Conv1D
@@ -70,6 +72,9 @@ class GPT2 final : public LanguageModel {
   Weights views(kernels::Tensor buffer) const;
   void plan(int batch, int tokens);
   void forward(const TokenBatch& batch);
+  // Block l from its input `residual` into acts_->layers[l] (forward, and under
+  // recomputation again in backward).
+  void forward_layer(int l, kernels::Tensor residual);
   void backward(const GradsReadyHook& on_grads_ready);
   kernels::AttentionShape self_attention_shape() const;
 

@@ -69,11 +69,22 @@ class LanguageModel {
 
   virtual ParameterCounts parameter_counts() const = 0;
 
+  // Activation recomputation. Off, a forward pass keeps every block's activations for
+  // backward. On, it keeps each block's output (the next block's input) and one set of
+  // buffers for the rest; backward runs each block's forward again, from its input, just
+  // before that block's backward. The numbers are the same (the same ops on the same
+  // inputs); the cost is one more forward pass of the blocks, about a third more compute.
+  void set_recompute(bool on) { recompute_ = on; }
+  bool recompute() const { return recompute_; }
+
   // Training FLOPs (forward + backward) for one example of the given lengths.
   virtual double training_flops_per_example(int input_tokens, int target_tokens) const = 0;
 
   // Parameters that get weight decay: matrices and embeddings, not biases or norm gains.
   static bool decays(const TensorEntry& entry) { return entry.shape.size() >= 2; }
+
+ protected:
+  bool recompute_ = false;  // families re-plan their activations when this changes
 };
 
 }  // namespace molt::model

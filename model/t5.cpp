@@ -49,6 +49,7 @@ struct T5::Stack {
 
 struct T5::Activations {
   int batch = 0;
+  bool recompute = false;  // layers share buffers; backward reruns each layer's forward
   Stack encoder, decoder;
   Tensor targets, logits, losses;
   Tensor dencoded;   // ∂loss/∂(encoder output) [B·Te, C], summed over decoder layers
@@ -255,7 +256,8 @@ void T5::initialize(uint64_t seed) {
 }
 
 void T5::plan(int B, int Te, int Td) {
-  if (acts_ && acts_->batch == B && acts_->encoder.tokens == Te && acts_->decoder.tokens == Td)
+  if (acts_ && acts_->batch == B && acts_->encoder.tokens == Te && acts_->decoder.tokens == Td &&
+      acts_->recompute == recompute_)
     return;
   if (acts_) {
     for (Tensor t : acts_->owned) backend_.free(t);
@@ -263,6 +265,7 @@ void T5::plan(int B, int Te, int Td) {
   acts_ = std::make_unique<Activations>();
   Activations& a = *acts_;
   a.batch = B;
+  a.recompute = recompute_;
   const size_t C = config_.d_model, I = config_.inner_dim(), F = config_.d_ff;
   const size_t H = config_.n_head, V = config_.vocab_size;
   const DType act = backend_.compute_dtype();
@@ -292,6 +295,16 @@ void T5::plan(int B, int Te, int Td) {
     const int layers = decoder ? config_.n_decoder_layer : config_.n_encoder_layer;
     const bool cross = decoder && !s.merged;
     for (int l = 0; l < layers; ++l) {
+      // Under recomputation the layers share layer 0's buffers, except their outputs (the
+      // next layer's inputs) and, in an encoder the decoder reads layer by layer, the
+      // normalised inputs it reads.
+      if (recompute_ && l > 0) {
+        Stack::Layer L = s.layers.front();
+        if (s.truncated) L.self_normed = alloc(act, N * C);
+        L.out = alloc(act, N * C);
+        s.layers.push_back(L);
+        continue;
+      }
       Stack::Layer L;
       L.self_normed = alloc(act, N * C);
       L.self_rstd = alloc(DType::kF32, N);
@@ -415,73 +428,75 @@ AttentionShape T5::self_attention_shape(const Stack& s) const {
 }
 
 void T5::forward_stack(Stack& s) {
-  const int B = acts_->batch, T = s.tokens, C = config_.d_model, I = config_.inner_dim();
-  const int F = config_.d_ff, N = B * T, H = config_.n_head;
-  const float eps = config_.rmsnorm_eps;
+  const int B = acts_->batch, T = s.tokens, C = config_.d_model, H = config_.n_head;
+  const int N = B * T;
   const std::vector<Block>& blocks = s.decoder ? p_.decoder : p_.encoder;
-  const AttentionShape self_shape = self_attention_shape(s);
-  const int Te = acts_->encoder.tokens;
-  const AttentionShape cross_shape =
-      attention_shape(B, T, Te, I, 2 * I, AttentionMask::kBidirectional);
-
   backend_.embedding_forward(s.embedded, s.ids, p_.shared, Tensor{}, B, T, C);
   if (!s.norm_only(0)) {
     backend_.position_bias_forward(s.bias, blocks[0].position_table, s.buckets, H, T,
                                    s.kv_tokens);
   }
-  for (size_t l = 0; l < s.layers.size(); ++l) {
-    const Block& w = blocks[l];
-    Stack::Layer& L = s.layers[l];
-    Tensor x = s.layer_input(static_cast<int>(l));
-    // Self-attention (bidirectional or causal in the encoder, causal in the decoder), with
-    // the bias.
-    backend_.rmsnorm_forward(L.self_normed, L.self_rstd, x, w.self_norm, N, C, eps);
-    if (s.norm_only(static_cast<int>(l))) break;  // the decoder reads this layer's input
-    if (s.merged) {
-      // q from the target; keys and values of the input (from what this layer reads) and of
-      // the target, both through this layer's k, v.
-      const Tensor wq = w.self.qkv.slice(0, size_t(I) * C);
-      const Tensor wkv = w.self.qkv.slice(size_t(I) * C, size_t(2) * I * C);
-      backend_.matmul_forward(L.qkv, L.self_normed, wq, Tensor{}, N, C, I);
-      backend_.matmul_forward(s.target_kv, L.self_normed, wkv, Tensor{}, N, C, 2 * I);
-      backend_.matmul_forward(s.input_kv, source(static_cast<int>(l)), wkv, Tensor{}, B * Te, C,
-                              2 * I);
-      join_rows(backend_, L.joint_kv, s.input_kv, s.target_kv, B, Te, T, 2 * size_t(I));
-      backend_.attention_forward(L.self_att, L.self_lse, L.qkv, L.joint_kv,
-                                 L.joint_kv.slice(I, L.joint_kv.count - I), s.bias, Tensor{},
-                                 self_shape);
-    } else {
-      backend_.matmul_forward(L.qkv, L.self_normed, w.self.qkv, Tensor{}, N, C, 3 * I);
-      backend_.attention_forward(L.self_att, L.self_lse, L.qkv, L.qkv.slice(I, L.qkv.count - I),
-                                 L.qkv.slice(2 * I, L.qkv.count - 2 * I), s.bias, Tensor{},
-                                 self_shape);
-    }
-    backend_.matmul_forward(s.proj, L.self_att, w.self.o, Tensor{}, N, I, C);
-    backend_.add(L.after_self, x, s.proj);
-    x = L.after_self;
-    if (s.decoder && !s.merged) {  // cross-attention to the encoder, no bias
-      backend_.rmsnorm_forward(L.cross_normed, L.cross_rstd, x, w.cross_norm, N, C, eps);
-      backend_.matmul_forward(L.cross_q, L.cross_normed, w.cross.qkv, Tensor{}, N, C, I);
-      backend_.matmul_forward(L.cross_kv, source(static_cast<int>(l)), w.cross.kv, Tensor{},
-                              B * Te, C, 2 * I);
-      backend_.attention_forward(L.cross_att, L.cross_lse, L.cross_q, L.cross_kv,
-                                 L.cross_kv.slice(I, L.cross_kv.count - I), Tensor{}, Tensor{},
-                                 cross_shape);
-      backend_.matmul_forward(s.proj, L.cross_att, w.cross.o, Tensor{}, N, I, C);
-      backend_.add(L.after_cross, x, s.proj);
-      x = L.after_cross;
-    }
-    // Gated-GELU feed-forward.
-    backend_.rmsnorm_forward(L.ff_normed, L.ff_rstd, x, w.ff_norm, N, C, eps);
-    backend_.matmul_forward(L.gate, L.ff_normed, w.ff.wi_0, Tensor{}, N, C, F);
-    backend_.matmul_forward(L.linear, L.ff_normed, w.ff.wi_1, Tensor{}, N, C, F);
-    backend_.gated_gelu_forward(L.gated, L.gate, L.linear);
-    backend_.matmul_forward(s.proj, L.gated, w.ff.wo, Tensor{}, N, F, C);
-    backend_.add(L.out, x, s.proj);
-  }
+  for (int l = 0; l < static_cast<int>(s.layers.size()); ++l) forward_layer(s, l);
   if (s.truncated) return;  // the decoder read each layer's input instead of the output
   backend_.rmsnorm_forward(s.final_normed, s.final_rstd, s.output(),
-                           s.decoder ? p_.decoder_final : p_.encoder_final, N, C, eps);
+                           s.decoder ? p_.decoder_final : p_.encoder_final, N, C,
+                           config_.rmsnorm_eps);
+}
+
+void T5::forward_layer(Stack& s, int l) {
+  const int B = acts_->batch, T = s.tokens, C = config_.d_model, I = config_.inner_dim();
+  const int F = config_.d_ff, N = B * T;
+  const float eps = config_.rmsnorm_eps;
+  const Block& w = (s.decoder ? p_.decoder : p_.encoder)[l];
+  const AttentionShape self_shape = self_attention_shape(s);
+  const int Te = acts_->encoder.tokens;
+  const AttentionShape cross_shape =
+      attention_shape(B, T, Te, I, 2 * I, AttentionMask::kBidirectional);
+  Stack::Layer& L = s.layers[l];
+  Tensor x = s.layer_input(l);
+  // Self-attention (bidirectional or causal in the encoder, causal in the decoder), with
+  // the bias.
+  backend_.rmsnorm_forward(L.self_normed, L.self_rstd, x, w.self_norm, N, C, eps);
+  if (s.norm_only(l)) return;  // the decoder reads this layer's input
+  if (s.merged) {
+    // q from the target; keys and values of the input (from what this layer reads) and of
+    // the target, both through this layer's k, v.
+    const Tensor wq = w.self.qkv.slice(0, size_t(I) * C);
+    const Tensor wkv = w.self.qkv.slice(size_t(I) * C, size_t(2) * I * C);
+    backend_.matmul_forward(L.qkv, L.self_normed, wq, Tensor{}, N, C, I);
+    backend_.matmul_forward(s.target_kv, L.self_normed, wkv, Tensor{}, N, C, 2 * I);
+    backend_.matmul_forward(s.input_kv, source(l), wkv, Tensor{}, B * Te, C, 2 * I);
+    join_rows(backend_, L.joint_kv, s.input_kv, s.target_kv, B, Te, T, 2 * size_t(I));
+    backend_.attention_forward(L.self_att, L.self_lse, L.qkv, L.joint_kv,
+                               L.joint_kv.slice(I, L.joint_kv.count - I), s.bias, Tensor{},
+                               self_shape);
+  } else {
+    backend_.matmul_forward(L.qkv, L.self_normed, w.self.qkv, Tensor{}, N, C, 3 * I);
+    backend_.attention_forward(L.self_att, L.self_lse, L.qkv, L.qkv.slice(I, L.qkv.count - I),
+                               L.qkv.slice(2 * I, L.qkv.count - 2 * I), s.bias, Tensor{},
+                               self_shape);
+  }
+  backend_.matmul_forward(s.proj, L.self_att, w.self.o, Tensor{}, N, I, C);
+  backend_.add(L.after_self, x, s.proj);
+  x = L.after_self;
+  if (s.decoder && !s.merged) {  // cross-attention to the encoder, no bias
+    backend_.rmsnorm_forward(L.cross_normed, L.cross_rstd, x, w.cross_norm, N, C, eps);
+    backend_.matmul_forward(L.cross_q, L.cross_normed, w.cross.qkv, Tensor{}, N, C, I);
+    backend_.matmul_forward(L.cross_kv, source(l), w.cross.kv, Tensor{}, B * Te, C, 2 * I);
+    backend_.attention_forward(L.cross_att, L.cross_lse, L.cross_q, L.cross_kv,
+                               L.cross_kv.slice(I, L.cross_kv.count - I), Tensor{}, Tensor{},
+                               cross_shape);
+    backend_.matmul_forward(s.proj, L.cross_att, w.cross.o, Tensor{}, N, I, C);
+    backend_.add(L.after_cross, x, s.proj);
+    x = L.after_cross;
+  }
+  // Gated-GELU feed-forward.
+  backend_.rmsnorm_forward(L.ff_normed, L.ff_rstd, x, w.ff_norm, N, C, eps);
+  backend_.matmul_forward(L.gate, L.ff_normed, w.ff.wi_0, Tensor{}, N, C, F);
+  backend_.matmul_forward(L.linear, L.ff_normed, w.ff.wi_1, Tensor{}, N, C, F);
+  backend_.gated_gelu_forward(L.gated, L.gate, L.linear);
+  backend_.matmul_forward(s.proj, L.gated, w.ff.wo, Tensor{}, N, F, C);
+  backend_.add(L.out, x, s.proj);
 }
 
 void T5::forward(const TokenBatch& batch) {
@@ -552,6 +567,8 @@ void T5::backward_stack(Stack& s, const GradsReadyHook& hook, bool report) {
     const Block& dw = dblocks[l];
     Stack::Layer& L = s.layers[l];
     const Tensor x_in = s.layer_input(l);
+    // The shared buffers still hold the stack's last layer from the forward pass.
+    if (a.recompute && l + 1 < static_cast<int>(s.layers.size())) forward_layer(s, l);
     if (s.norm_only(l)) {  // only the decoder's attention to this layer's input flows back
       backend_.rmsnorm_backward(s.dresidual, dw.self_norm, a.dsources[l], x_in, w.self_norm,
                                 L.self_rstd, N, C);

@@ -116,6 +116,9 @@ class T5 final : public LanguageModel {
   void forward(const TokenBatch& batch);
   // Runs one stack forward (the decoder reads the encoder's output, so the encoder first).
   void forward_stack(Stack& s);
+  // Layer l of a stack from its input into s.layers[l] (forward, and under recomputation
+  // again in backward).
+  void forward_layer(Stack& s, int l);
   // Runs the encoder alone over one sequence; returns its output [Te, C] (valid until the
   // next forward).
   kernels::Tensor encode_only(const std::vector<int32_t>& input);

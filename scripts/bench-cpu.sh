@@ -16,7 +16,7 @@ export OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=PASSIVE
 
 # compare LABEL MOLT_OUTPUT TORCH_OUTPUT
 compare() {
-  echo "$2" | grep -v tokens_per_s=
+  echo "$2" | grep -v "tokens_per_s=\|peak_memory_bytes="
   echo "$3" | grep -v tokens_per_s=
   local molt_tps torch_tps
   molt_tps=$(echo "$2" | sed -n 's/^tokens_per_s=//p')

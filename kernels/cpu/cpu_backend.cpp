@@ -45,16 +45,18 @@ Tensor CpuBackend::allocate(DType dtype, size_t count) {
     void* mapped = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mapped == MAP_FAILED) throw std::bad_alloc();
     tensor.data = mapped;
-    return tensor;
+  } else {
+    tensor.data = std::aligned_alloc(kAlignmentBytes, bytes);
+    if (tensor.data == nullptr) throw std::bad_alloc();
+    std::memset(tensor.data, 0, bytes);
   }
-  tensor.data = std::aligned_alloc(kAlignmentBytes, bytes);
-  if (tensor.data == nullptr) throw std::bad_alloc();
-  std::memset(tensor.data, 0, bytes);
+  count_allocation(tensor);
   return tensor;
 }
 
 void CpuBackend::free(Tensor tensor) {
   if (tensor.data == nullptr) return;
+  count_free(tensor);
   const size_t bytes = allocated_bytes(tensor);
   if (bytes >= kMappedBytes) {
     munmap(tensor.data, bytes);

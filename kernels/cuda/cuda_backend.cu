@@ -84,6 +84,7 @@ Tensor CudaBackend::allocate(DType dtype, size_t count) {
   tensor.count = count;
   if (count == 0) return tensor;
   MOLT_CUDA_CHECK(cudaMalloc(&tensor.data, tensor.bytes()));
+  count_allocation(tensor);
   MOLT_CUDA_CHECK(cudaMemsetAsync(tensor.data, 0, tensor.bytes(), stream_));
   return tensor;
 }
@@ -92,6 +93,7 @@ Tensor CudaBackend::allocate(DType dtype, size_t count) {
 // failure here is a sticky device error that the next checked call reports anyway.
 void CudaBackend::free(Tensor tensor) {
   if (tensor.data == nullptr) return;
+  count_free(tensor);
   cudaError_t status = cudaStreamSynchronize(stream_);  // no op may still use the buffer
   if (status == cudaSuccess) status = cudaFree(tensor.data);
   if (status != cudaSuccess) {

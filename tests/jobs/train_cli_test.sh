@@ -26,6 +26,19 @@ assert s["val_loss"] is not None
 print("run folder ok: loss", lines[0]["loss"], "->", lines[-1]["loss"])
 PY
 
+# train.recompute: the same losses bit for bit, the memory line, and a lower peak.
+"$MOLT_BIN" train $(tiny_job_args "$WORK/data" "$WORK/recompute" --set train.steps=20 --set train.recompute=true) >"$WORK/recompute.log"
+[ "$(losses "$run")" = "$(losses "$WORK/recompute")" ] || fail "train.recompute changed the losses"
+grep -q "memory: peak .* MiB on cpu (parameters, gradients and optimizer" "$WORK/train.log" || fail "no memory line"
+grep -q "recomputed in backward" "$WORK/recompute.log" || fail "no recompute note in the memory line"
+"$PY" - "$run" "$WORK/recompute" <<'PY'
+import json, sys
+plain, recomputed = (json.load(open(f"{d}/summary.json")) for d in sys.argv[1:])
+assert (plain["recompute"], recomputed["recompute"]) == (False, True)
+assert 0 < recomputed["peak_memory_bytes"] < plain["peak_memory_bytes"], (plain, recomputed)
+print("recompute ok: peak", plain["peak_memory_bytes"], "->", recomputed["peak_memory_bytes"], "bytes")
+PY
+
 # Under mpirun the rank's stdout is a pseudo-terminal even when the job's output goes to a
 # file: the log must still hold plain lines only, no redrawn status line.
 mpirun -np 1 "$MOLT_BIN" train $(tiny_job_args "$WORK/data" "$WORK/mpi-run" --set train.steps=3 --set log.every=2) >"$WORK/mpi.log"

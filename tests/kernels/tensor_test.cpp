@@ -44,6 +44,26 @@ TEST_F(TensorTest, MemoryFreedAndAllocatedAgainIsZeroAgain) {
   }
 }
 
+TEST_F(TensorTest, MemoryUsageCountsLiveBuffersAndTheirPeak) {
+  auto cpu = make_cpu_backend();
+  EXPECT_EQ(cpu->memory_usage().current_bytes, 0u);
+  Tensor a = cpu->allocate(DType::kF32, 1000);       // 4000 bytes, below the mapped size
+  Tensor b = cpu->allocate(DType::kBF16, 3000001);   // 6000002 bytes, mapped
+  EXPECT_EQ(cpu->memory_usage().current_bytes, 4000u + 6000002u);
+  cpu->free(b);
+  EXPECT_EQ(cpu->memory_usage().current_bytes, 4000u);
+  EXPECT_EQ(cpu->memory_usage().peak_bytes, 4000u + 6000002u);
+  cpu->free(cpu->allocate(DType::kI32, 10));
+  EXPECT_EQ(cpu->memory_usage().peak_bytes, 4000u + 6000002u);  // 4040 < the old peak
+  cpu->reset_peak_memory();
+  EXPECT_EQ(cpu->memory_usage().peak_bytes, 4000u);
+  Tensor c = cpu->allocate(DType::kF32, 0);  // empty: nothing held
+  cpu->free(c);
+  cpu->free(a);
+  EXPECT_EQ(cpu->memory_usage().current_bytes, 0u);
+  EXPECT_EQ(cpu->memory_usage().peak_bytes, 4000u);
+}
+
 TEST_F(TensorTest, SliceViewsTheRightElements) {
   Tensor t = device(std::vector<float>{0, 1, 2, 3, 4, 5});
   Tensor s = t.slice(2, 3);

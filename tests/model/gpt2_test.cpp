@@ -193,5 +193,60 @@ TEST(GPT2Backward, GradientsMatchFiniteDifferences) {
   EXPECT_EQ(checked, static_cast<int>(3 * model.table().size()));
 }
 
+// Recomputation runs the same ops on the same inputs, so on the (deterministic) CPU backend
+// the loss and every gradient are bit-identical. What it saves is exact: layers 1..L-1 give
+// up everything but their output, N·(7C + 2F) activations and N·(4 + H) f32 statistics
+// (two layernorms' mean and rstd, the attention log-sum-exp per head) each.
+TEST(GPT2Recompute, SameLossAndGradientsBitForBitWithTheSavedActivationsFreed) {
+  GPT2Config config = TinyConfig();
+  config.n_layer = 3;
+  const int B = 2, T = 8;
+  for (bool prefix : {false, true}) {
+    TokenBatch batch = RandomBatch(B, T, 50, 12);
+    if (prefix) batch.prefix_lengths = {3, 5};
+    double loss[2];
+    std::vector<float> grads[2];
+    size_t peak[2];
+    std::vector<int> covered(0);
+    for (int recompute = 0; recompute < 2; ++recompute) {
+      auto backend = kernels::make_cpu_backend();
+      GPT2 model(config, *backend);
+      model.initialize(8);
+      model.set_recompute(recompute == 1);
+      covered.assign(model.params().count, 0);
+      backend->fill(model.grads(), 0);
+      loss[recompute] = model.forward_backward(batch, 1.0f / (B * T), [&](size_t b, size_t e) {
+        for (size_t i = b; i < e; ++i) covered[i]++;
+      });
+      grads[recompute] = Download(*backend, model.grads());
+      peak[recompute] = backend->memory_usage().peak_bytes;
+      for (size_t i = 0; i < covered.size(); ++i) ASSERT_EQ(covered[i], 1) << "offset " << i;
+    }
+    EXPECT_EQ(loss[0], loss[1]) << "prefix " << prefix;
+    ASSERT_EQ(grads[0].size(), grads[1].size());
+    for (size_t i = 0; i < grads[0].size(); ++i)
+      ASSERT_EQ(grads[0][i], grads[1][i]) << "offset " << i << " prefix " << prefix;
+    const size_t N = B * T, C = config.d_model, F = config.ff_dim(), H = config.n_head;
+    const size_t saved = (config.n_layer - 1) * N * (7 * C + 2 * F + 4 + H) * sizeof(float);
+    EXPECT_EQ(peak[0] - peak[1], saved) << "prefix " << prefix;
+  }
+}
+
+TEST(GPT2Recompute, SwitchingOnAndOffBetweenStepsReplansAndKeepsTheNumbers) {
+  auto backend = kernels::make_cpu_backend();
+  GPT2 model(TinyConfig(), *backend);
+  model.initialize(9);
+  TokenBatch batch = RandomBatch(2, 8, 50, 13);
+  std::vector<float> grads[3];
+  for (int pass = 0; pass < 3; ++pass) {
+    model.set_recompute(pass == 1);
+    backend->fill(model.grads(), 0);
+    model.forward_backward(batch, 1.0f / 16, {});
+    grads[pass] = Download(*backend, model.grads());
+  }
+  EXPECT_EQ(grads[0], grads[1]);
+  EXPECT_EQ(grads[0], grads[2]);
+}
+
 }  // namespace
 }  // namespace molt::model
