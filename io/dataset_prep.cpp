@@ -1,8 +1,10 @@
 #include "io/dataset_prep.h"
 
+#include <atomic>
 #include <cmath>
 #include <exception>
 #include <filesystem>
+#include <string_view>
 #include <thread>
 
 #include "io/progress_line.h"
@@ -70,16 +72,34 @@ CorpusScan scan_corpus(const TextCorpus& corpus, uint64_t sample_size, uint64_t 
   return scan;
 }
 
-// Encodes every document of `batch` using `threads` threads; results in batch order.
+// Encodes every document of `batch` using `threads` threads; results in batch order. The
+// work is the documents' parts (Tokenizer::parts), handed out one at a time, so one large
+// file is spread over every thread instead of holding one while the others wait.
 std::vector<std::vector<int32_t>> encode_batch(const Tokenizer& tokenizer,
                                                const std::vector<std::string>& batch, int threads) {
-  std::vector<std::vector<int32_t>> ids(batch.size());
+  struct Part {
+    size_t document;
+    bool first;
+    std::string_view text;
+  };
+  std::vector<Part> parts;
+  for (size_t d = 0; d < batch.size(); ++d) {
+    bool first = true;
+    for (std::string_view text : tokenizer.parts(batch[d])) {
+      parts.push_back({d, first, text});
+      first = false;
+    }
+  }
+  std::vector<std::vector<int32_t>> part_ids(parts.size());
+  std::atomic<size_t> next{0};
   std::vector<std::exception_ptr> errors(threads);
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       try {
-        for (size_t i = t; i < batch.size(); i += threads) ids[i] = tokenizer.encode(batch[i]);
+        for (size_t i = next++; i < parts.size(); i = next++) {
+          part_ids[i] = tokenizer.encode_part(parts[i].text, parts[i].first);
+        }
       } catch (...) {
         errors[t] = std::current_exception();
       }
@@ -88,6 +108,11 @@ std::vector<std::vector<int32_t>> encode_batch(const Tokenizer& tokenizer,
   for (auto& worker : workers) worker.join();
   for (auto& error : errors) {
     if (error) std::rethrow_exception(error);
+  }
+  std::vector<std::vector<int32_t>> ids(batch.size());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::vector<int32_t>& doc = ids[parts[i].document];
+    doc.insert(doc.end(), part_ids[i].begin(), part_ids[i].end());
   }
   return ids;
 }

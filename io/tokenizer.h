@@ -8,11 +8,16 @@
 //
 // encode() and decode() are const and safe to call from several threads at once
 // (SentencePieceProcessor's Encode/Decode are const and keep no mutable state).
+//
+// Long documents are encoded in parts cut after a newline (parts(), encode_part()), with the
+// same ids as one call: SentencePiece's BPE is several times slower per byte on megabytes
+// than on lines, and one 8 MiB file would keep one thread busy while the others wait.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sentencepiece {
@@ -28,6 +33,22 @@ class Tokenizer {
   ~Tokenizer();
 
   std::vector<int32_t> encode(const std::string& text) const;
+
+  // Where `text` may be cut so that its parts encode independently: after a newline, once a
+  // part holds at least `target_bytes`. One part (the whole text) when the model does not
+  // allow it (cuts_at_newlines()).
+  static constexpr size_t kPartBytes = size_t(64) << 10;
+  std::vector<std::string_view> parts(std::string_view text,
+                                      size_t target_bytes = kPartBytes) const;
+  // The ids of one part; `first` is whether it starts the text. Concatenated over parts(text)
+  // they equal encode(text).
+  std::vector<int32_t> encode_part(std::string_view part, bool first) const;
+  // Whether cutting after a newline leaves the ids unchanged, which holds when: the model is
+  // BPE or unigram; no piece longer than one byte holds a newline (so a newline is a piece of
+  // its own and nothing merges across it); normalisation is the identity and keeps
+  // whitespace (every tokenizer molt trains). A part after the first is then encoded without
+  // the dummy "▁" SentencePiece puts before a text.
+  bool cuts_at_newlines() const { return continuation_ != nullptr; }
   std::string decode(const std::vector<int32_t>& ids) const;
   int64_t piece_count() const;
   int64_t pad_id() const;
@@ -38,6 +59,9 @@ class Tokenizer {
  private:
   std::string model_path_;
   std::unique_ptr<sentencepiece::SentencePieceProcessor> processor_;
+  // The same model without the dummy prefix, for parts after the first; null when parts
+  // would not encode like the whole.
+  std::unique_ptr<sentencepiece::SentencePieceProcessor> continuation_;
 };
 
 struct TokenizerTraining {

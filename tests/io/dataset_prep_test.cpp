@@ -3,13 +3,19 @@
 //    sentinels at the top (never in the shards), an exact val document count, and each
 //    document's tokens followed by eos;
 //  - the tokenizer keeps text exactly: decoding a document gives the input back;
+//  - documents encoded in parts cut after newlines get the ids of one call, and tokenizers
+//    that cutting would change are encoded whole;
 //  - shards roll over at shard_tokens; a given tokenizer is reused (same hash);
 //  - an empty corpus or a malformed JSONL line is a UserError that leaves no output.
 #include "io/dataset_prep.h"
 
 #include <gtest/gtest.h>
+#include <sentencepiece_trainer.h>
 
 #include <filesystem>
+#include <fstream>
+#include <string_view>
+#include <unordered_map>
 
 #include "io/sha256.h"
 #include "io/shard_reader.h"
@@ -94,6 +100,90 @@ TEST(DatasetPrep, TokenizerDecodesDocumentsBackExactly) {
   Tokenizer tokenizer(tmp / "out/tokenizer.model");
   for (const std::string& text : texts) EXPECT_EQ(tokenizer.decode(tokenizer.encode(text)), text);
   EXPECT_EQ(tokenizer.decode(tokenizer.encode("naïve ünïcode → ok\n")), "naïve ünïcode → ok\n");
+}
+
+// Long documents are encoded in parts cut after newlines (Tokenizer::parts). For a tokenizer
+// molt trains, the ids must be those of one call over the whole text, whatever the part size,
+// with blank lines, indentation after a cut, CRLF, non-ASCII text and no final newline.
+TEST(DatasetPrep, TokenizerPartsEncodeLikeTheWholeText) {
+  testing::TempDir tmp;
+  std::vector<std::string> texts = write_corpus(tmp / "corpus", 12);
+  prepare_dataset(small_options(tmp));
+  Tokenizer tokenizer(tmp / "out/tokenizer.model");
+  ASSERT_TRUE(tokenizer.cuts_at_newlines());
+  std::string all;
+  for (const std::string& text : texts) all += text;
+  texts.push_back(all);
+  texts.push_back("\n\n  the cat\n\tint x;\r\nreturn {\r\n\n   \n naïve → ünï\n}\nend");
+  texts.push_back("  leading spaces\n    and more\n\n");
+  const size_t whole = size_t(1) << 40;
+  for (const std::string& text : texts) {
+    ASSERT_EQ(tokenizer.parts(text, whole).size(), 1u);
+    const std::vector<int32_t> reference = tokenizer.encode_part(text, true);
+    EXPECT_EQ(tokenizer.encode(text), reference);
+    for (size_t target : {1, 5, 17, 64, 300}) {
+      std::vector<std::string_view> parts = tokenizer.parts(text, target);
+      if (text.size() > 2 * target + 80) {
+        EXPECT_GT(parts.size(), 1u) << "target " << target;
+      }
+      std::vector<int32_t> ids;
+      std::string joined;
+      for (size_t i = 0; i < parts.size(); ++i) {
+        if (i + 1 < parts.size()) {
+          EXPECT_EQ(parts[i].back(), '\n');
+        }
+        std::vector<int32_t> part_ids = tokenizer.encode_part(parts[i], i == 0);
+        ids.insert(ids.end(), part_ids.begin(), part_ids.end());
+        joined += parts[i];
+      }
+      EXPECT_EQ(joined, text);
+      EXPECT_EQ(ids, reference) << "target " << target << " text " << text.substr(0, 40);
+    }
+  }
+}
+
+// A model whose pieces hold a newline inside, or that normalises text, must not be cut: its
+// ids would change. encode() then makes one call, and a piece spanning a newline survives.
+TEST(DatasetPrep, TokenizersThatCuttingWouldChangeAreEncodedWhole) {
+  testing::TempDir tmp;
+  std::vector<std::string> lines;
+  for (int i = 0; i < 200; ++i) lines.push_back("the cat sat on a mat while dogs ran " + std::to_string(i));
+  auto train = [&](const std::string& name, std::unordered_map<std::string, std::string> spec) {
+    spec["model_type"] = "bpe";
+    spec["vocab_size"] = "40";
+    spec["model_prefix"] = "";
+    class Lines : public sentencepiece::SentenceIterator {
+     public:
+      explicit Lines(const std::vector<std::string>& l) : l_(l) {}
+      bool done() const override { return i_ >= l_.size(); }
+      void Next() override { ++i_; }
+      const std::string& value() const override { return l_[i_]; }
+      sentencepiece::util::Status status() const override { return {}; }
+
+     private:
+      const std::vector<std::string>& l_;
+      size_t i_ = 0;
+    } iterator(lines);
+    std::string bytes;
+    ASSERT_TRUE(sentencepiece::SentencePieceTrainer::Train(spec, &iterator, &bytes).ok()) << name;
+    std::ofstream(tmp / name, std::ios::binary) << bytes;
+  };
+  train("newline_piece.model", {{"normalization_rule_name", "identity"},
+                                {"remove_extra_whitespaces", "false"},
+                                {"user_defined_symbols", "a\nb"}});
+  train("nfkc.model", {});
+  train("identity.model",
+        {{"normalization_rule_name", "identity"}, {"remove_extra_whitespaces", "false"}});
+  EXPECT_TRUE(Tokenizer(tmp / "identity.model").cuts_at_newlines());  // the control
+  EXPECT_FALSE(Tokenizer(tmp / "nfkc.model").cuts_at_newlines());
+  Tokenizer newline(tmp / "newline_piece.model");
+  ASSERT_FALSE(newline.cuts_at_newlines());
+  std::string text = "the cat\n";
+  for (int i = 0; i < 20; ++i) text += "sat on a\nb mat\n";
+  EXPECT_EQ(newline.parts(text, 4).size(), 1u);
+  int spanning = 0;
+  for (int32_t id : newline.encode(text)) spanning += newline.decode({id}) == "a\nb";
+  EXPECT_EQ(spanning, 20);
 }
 
 TEST(DatasetPrep, ShardsRollOverAndAGivenTokenizerIsReused) {
