@@ -95,6 +95,14 @@ bool next_field(std::string_view message, size_t& pos, Field& field) {
   return true;
 }
 
+// Calls visit(field) for each field of `message`, in order.
+template <typename Visit>
+void for_each_field(std::string_view message, Visit visit) {
+  size_t pos = 0;
+  Field field;
+  while (next_field(message, pos, field)) visit(field);
+}
+
 // `model` with normalizer_spec.add_dummy_prefix = false when the ids of a text cut after its
 // newlines equal those of the whole text (Tokenizer::cuts_at_newlines); "" when they may not.
 std::string continuation_model(std::string_view model) {
@@ -103,40 +111,35 @@ std::string continuation_model(std::string_view model) {
   std::string_view normalizer_name;
   bool remove_extra_whitespaces = true;  // the proto's default
   std::string normalizer, rest;
-  size_t pos = 0;
-  Field field;
-  while (next_field(model, pos, field)) {
-    if (field.number == kModelPieces && field.wire_type == kBytes) {
-      size_t p = 0;
-      Field sub;
-      while (next_field(field.bytes, p, sub)) {
+  for_each_field(model, [&](const Field& field) {
+    if (field.wire_type != kBytes) {
+      rest.append(field.raw);
+    } else if (field.number == kModelPieces) {
+      for_each_field(field.bytes, [&](const Field& sub) {
         if (sub.number == kPieceText && sub.bytes.size() > 1 &&
             sub.bytes.find('\n') != std::string_view::npos) {
           newline_in_piece = true;
         }
-      }
-    } else if (field.number == kModelTrainerSpec && field.wire_type == kBytes) {
-      size_t p = 0;
-      Field sub;
-      while (next_field(field.bytes, p, sub)) {
-        if (sub.number == kTrainerModelType && sub.wire_type == kVarint) model_type = sub.value;
-        if (sub.number == kTrainerWhitespaceAsSuffix && sub.wire_type == kVarint)
-          whitespace_as_suffix = sub.value != 0;
-      }
-    }
-    if (field.number != kModelNormalizerSpec || field.wire_type != kBytes) {
+      });
       rest.append(field.raw);
-      continue;
+    } else if (field.number == kModelTrainerSpec) {
+      for_each_field(field.bytes, [&](const Field& sub) {
+        if (sub.wire_type != kVarint) return;
+        if (sub.number == kTrainerModelType) model_type = sub.value;
+        if (sub.number == kTrainerWhitespaceAsSuffix) whitespace_as_suffix = sub.value != 0;
+      });
+      rest.append(field.raw);
+    } else if (field.number == kModelNormalizerSpec) {  // rewritten below, dummy prefix off
+      for_each_field(field.bytes, [&](const Field& sub) {
+        if (sub.number == kNormalizerName && sub.wire_type == kBytes) normalizer_name = sub.bytes;
+        if (sub.number == kNormalizerRemoveExtraWhitespaces && sub.wire_type == kVarint)
+          remove_extra_whitespaces = sub.value != 0;
+        if (sub.number != kNormalizerDummyPrefix) normalizer.append(sub.raw);
+      });
+    } else {
+      rest.append(field.raw);
     }
-    size_t p = 0;
-    Field sub;
-    while (next_field(field.bytes, p, sub)) {
-      if (sub.number == kNormalizerName && sub.wire_type == kBytes) normalizer_name = sub.bytes;
-      if (sub.number == kNormalizerRemoveExtraWhitespaces && sub.wire_type == kVarint)
-        remove_extra_whitespaces = sub.value != 0;
-      if (sub.number != kNormalizerDummyPrefix) normalizer.append(sub.raw);
-    }
-  }
+  });
   if ((model_type != kUnigram && model_type != kBpe) || whitespace_as_suffix ||
       newline_in_piece || normalizer_name != "identity" || remove_extra_whitespaces) {
     return "";

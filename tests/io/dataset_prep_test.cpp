@@ -146,33 +146,21 @@ TEST(DatasetPrep, TokenizerPartsEncodeLikeTheWholeText) {
 // ids would change. encode() then makes one call, and a piece spanning a newline survives.
 TEST(DatasetPrep, TokenizersThatCuttingWouldChangeAreEncodedWhole) {
   testing::TempDir tmp;
-  std::vector<std::string> lines;
-  for (int i = 0; i < 200; ++i) lines.push_back("the cat sat on a mat while dogs ran " + std::to_string(i));
+  std::string corpus;
+  for (int i = 0; i < 200; ++i) corpus += "the cat sat on a mat while dogs ran " + std::to_string(i) + "\n";
+  testing::write_text_file(tmp / "lines.txt", corpus);
   auto train = [&](const std::string& name, std::unordered_map<std::string, std::string> spec) {
+    spec["input"] = tmp / "lines.txt";
+    spec["model_prefix"] = tmp / name;
     spec["model_type"] = "bpe";
     spec["vocab_size"] = "40";
-    spec["model_prefix"] = "";
-    class Lines : public sentencepiece::SentenceIterator {
-     public:
-      explicit Lines(const std::vector<std::string>& l) : l_(l) {}
-      bool done() const override { return i_ >= l_.size(); }
-      void Next() override { ++i_; }
-      const std::string& value() const override { return l_[i_]; }
-      sentencepiece::util::Status status() const override { return {}; }
-
-     private:
-      const std::vector<std::string>& l_;
-      size_t i_ = 0;
-    } iterator(lines);
-    std::string bytes;
-    ASSERT_TRUE(sentencepiece::SentencePieceTrainer::Train(spec, &iterator, &bytes).ok()) << name;
-    std::ofstream(tmp / name, std::ios::binary) << bytes;
+    ASSERT_TRUE(sentencepiece::SentencePieceTrainer::Train(spec).ok()) << name;
   };
-  train("newline_piece.model", {{"normalization_rule_name", "identity"},
+  train("newline_piece", {{"normalization_rule_name", "identity"},
                                 {"remove_extra_whitespaces", "false"},
                                 {"user_defined_symbols", "a\nb"}});
-  train("nfkc.model", {});
-  train("identity.model",
+  train("nfkc", {});
+  train("identity",
         {{"normalization_rule_name", "identity"}, {"remove_extra_whitespaces", "false"}});
   EXPECT_TRUE(Tokenizer(tmp / "identity.model").cuts_at_newlines());  // the control
   EXPECT_FALSE(Tokenizer(tmp / "nfkc.model").cuts_at_newlines());
