@@ -7,12 +7,20 @@
 // encdec: a T5 v1.1 preset, encoder over --seq-len tokens and decoder over --target-len.
 // Shape flags left at 0 keep the preset's value. tokens/s counts every token a step reads:
 // B·T (decoder) or B·(encoder + decoder tokens) (encdec).
+//
+// --device cuda times the steps between two synchronizations of the backend, so the clock
+// sees the GPU's work and not only its launches; scripts/bench-gpu.sh runs it beside the
+// compiled bf16 PyTorch peers. MFU = achieved training FLOP/s / the device's dense peak:
+//   FLOP/s = model.training_flops_per_example(input, target) · sequences / seconds
+// (model/flops.h), the peak from kernels::dense_peak_flops or --peak-tflops.
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "jobs/commands.h"
+#include "jobs/model_factory.h"
 #include "jobs/optimizer.h"
 #include "kernels/device_info.h"
 #include "kernels/error.h"
@@ -32,6 +40,10 @@ struct BenchModelArgs {
   int d_model = 0, d_ff = 0, d_kv = 0, heads = 0, layers = 0, decoder_layers = 0;
   int steps = 10;
   int warmup_steps = 2;
+  std::string device = "cpu";
+  std::string precision = "fp32";
+  double peak_tflops = 0;  // 0: the device's, when kernels::dense_peak_flops knows it
+  bool recompute = false;
 };
 
 // Replaces `value` by `flag` when the flag was given (non-zero).
@@ -101,12 +113,40 @@ model::TokenBatch random_batch(const BenchModelArgs& args) {
   return batch;
 }
 
+// What the steps ran on, for the report: the CPU's threads, or the GPU, and its peak.
+struct BenchDevice {
+  std::string description;           // "2 thread(s)", "cuda:0 (NVIDIA H200), bf16 compute"
+  std::optional<double> peak_flops;  // dense, in the compute dtype
+  std::string peak_source;           // where peak_flops came from, or why there is none
+};
+
+BenchDevice describe_device(const BenchModelArgs& args, const kernels::Backend& backend,
+                            int threads) {
+  BenchDevice device;
+  std::string name = "the cpu";
+  device.description = std::to_string(threads) + " thread(s)";
+  if (args.device == "cuda") {
+    name = kernels::cuda_device_name(0);  // make_backend's device for local rank 0
+    device.description = backend.name() + " (" + name + "), " + args.precision + " compute";
+    device.peak_flops = kernels::dense_peak_flops(name, backend.compute_dtype());
+  }
+  device.peak_source = name + ", " + args.precision + " dense";
+  if (args.peak_tflops > 0) {
+    device.peak_flops = args.peak_tflops * 1e12;
+    device.peak_source = "--peak-tflops";
+  }
+  return device;
+}
+
 void bench_model(const BenchModelArgs& args) {
   const int threads = kernels::configure_cpu_threads(1);
-  auto backend = kernels::make_cpu_backend();
+  auto backend =
+      make_backend(args.device, args.precision, 0, BackendKeys{"--device", "--precision"});
+  const BenchDevice device = describe_device(args, *backend, threads);
   BenchModel bench = make_bench_model(args, *backend);
   model::LanguageModel& model = *bench.model;
   model.initialize(1);
+  model.set_recompute(args.recompute);
   AdamW optimizer(*backend, model.table(), 0, model.params().count);
   const model::TokenBatch batch = random_batch(args);
   const auto counted = static_cast<double>(batch.counted_targets());
@@ -118,17 +158,42 @@ void bench_model(const BenchModelArgs& args) {
     return loss / counted;
   };
   for (int i = 0; i < args.warmup_steps; ++i) step(i + 1);
+  backend->synchronize();
   auto t0 = std::chrono::steady_clock::now();
   double loss = 0;
   for (int i = 0; i < args.steps; ++i) loss = step(args.warmup_steps + i + 1);
+  backend->synchronize();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const double tokens =
-      double(args.steps) * batch.batch *
-      (args.family == "encdec" ? batch.input_tokens + batch.target_tokens : batch.input_tokens);
-  std::printf("molt %s, B %d, vocab %d, %d thread(s)\n", bench.description.c_str(), batch.batch,
-              args.vocab_size, threads);
+  const int tokens_per_example =
+      args.family == "encdec" ? batch.input_tokens + batch.target_tokens : batch.input_tokens;
+  const double tokens = double(args.steps) * batch.batch * tokens_per_example;
+  const double flops_per_token =
+      model.training_flops_per_example(batch.input_tokens, batch.target_tokens) /
+      tokens_per_example;
+  const double flops_per_second = flops_per_token * tokens / seconds;
+  std::printf("molt %s, B %d, vocab %d, %s\n", bench.description.c_str(), batch.batch,
+              args.vocab_size, device.description.c_str());
   std::printf("molt: %.1f ms/step, loss %.4f\n", 1e3 * seconds / args.steps, loss);
+  if (device.peak_flops) {
+    std::printf("molt: %.3g FLOP/s, MFU %.1f%% of %.4g TFLOP/s (%s)\n", flops_per_second,
+                100 * flops_per_second / *device.peak_flops, *device.peak_flops / 1e12,
+                device.peak_source.c_str());
+  } else {
+    std::printf("molt: %.3g FLOP/s; MFU unknown: no peak for %s (--peak-tflops sets one)\n",
+                flops_per_second, device.peak_source.c_str());
+  }
+  std::printf("molt: peak memory %.1f MiB%s\n",
+              double(backend->memory_usage().peak_bytes) / double(1 << 20),
+              args.recompute ? " (activations recomputed in backward)" : "");
+  std::printf("peak_memory_bytes=%zu\n", backend->memory_usage().peak_bytes);
   std::printf("tokens_per_s=%.1f\n", tokens / seconds);
+  std::printf("flops_per_token=%.6g\n", flops_per_token);
+  if (device.peak_flops) {
+    std::printf("peak_flops=%.6g\nmfu=%.4f\n", *device.peak_flops,
+                flops_per_second / *device.peak_flops);
+  } else {
+    std::printf("peak_flops=n/a\nmfu=n/a\n");
+  }
 }
 
 }  // namespace
@@ -155,6 +220,16 @@ void add_bench_model_command(CLI::App& bench) {
                   "encdec: decoder layers (0: the preset's)");
   cmd->add_option("--steps", args->steps, "Timed steps")->capture_default_str();
   cmd->add_option("--warmup", args->warmup_steps, "Untimed steps first")->capture_default_str();
+  cmd->add_flag("--recompute", args->recompute,
+                "Recompute activations in backward (train.recompute)");
+  cmd->add_option("--device", args->device, "cpu, or cuda (the first visible GPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  cmd->add_option("--precision", args->precision, "Compute dtype: fp32, or bf16 (cuda)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
+  cmd->add_option("--peak-tflops", args->peak_tflops,
+                  "Dense peak TFLOP/s for MFU (0: the GPU's own, when molt knows it)");
   cmd->callback([args] { bench_model(*args); });
 }
 

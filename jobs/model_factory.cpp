@@ -7,36 +7,53 @@
 
 namespace molt {
 
-std::unique_ptr<kernels::Backend> make_backend(const JobConfig& config, int local_rank) {
-  if (config.run.device == "cpu") {
-    if (config.run.precision != "fp32") {
-      throw UserError("run.precision = \"" + config.run.precision +
-                      "\" needs run.device = \"cuda\"; the CPU backend computes in fp32");
+namespace {
+
+// `run.device = "cuda"` for a job key, `--device cuda` for a flag.
+std::string choice(const char* key, const std::string& value) {
+  const std::string name = key;
+  return name.rfind("--", 0) == 0 ? name + " " + value : name + " = \"" + value + "\"";
+}
+
+}  // namespace
+
+std::unique_ptr<kernels::Backend> make_backend(const std::string& device,
+                                               const std::string& precision, int local_rank,
+                                               const BackendKeys& keys) {
+  if (device == "cpu") {
+    if (precision != "fp32") {
+      throw UserError(choice(keys.precision, precision) + " needs " + choice(keys.device, "cuda") +
+                      "; the CPU backend computes in fp32");
     }
     return kernels::make_cpu_backend();
   }
-  if (config.run.device == "cuda") {
+  if (device == "cuda") {
 #ifdef MOLT_HAVE_CUDA
     const int devices = kernels::cuda_device_count();
     if (devices == 0) {
-      throw UserError("run.device = \"cuda\", but no CUDA device is visible to this process (" +
-                      kernels::build_description() +
-                      "); run on a GPU machine or set run.device = \"cpu\"");
+      throw UserError(choice(keys.device, "cuda") +
+                      ", but no CUDA device is visible to this process (" +
+                      kernels::build_description() + "); run on a GPU machine or set " +
+                      choice(keys.device, "cpu"));
     }
     const kernels::DType compute =
-        config.run.precision == "bf16" ? kernels::DType::kBF16 : kernels::DType::kF32;
+        precision == "bf16" ? kernels::DType::kBF16 : kernels::DType::kF32;
     return kernels::make_cuda_backend(local_rank % devices, compute);
 #else
     (void)local_rank;
-    throw UserError(
-        "run.device = \"cuda\": this build of molt has no CUDA backend (nvcc was not found "
-        "when it was configured; `molt --version` lists the backends); rebuild on a machine "
-        "with the CUDA toolkit or set run.device = \"cpu\"");
+    throw UserError(choice(keys.device, "cuda") +
+                    ": this build of molt has no CUDA backend (nvcc was not found when it was "
+                    "configured; `molt --version` lists the backends); rebuild on a machine "
+                    "with the CUDA toolkit or set " +
+                    choice(keys.device, "cpu"));
 #endif
   }
-  throw UserError("run.device = \"" + config.run.device +
-                  "\" is not available in this build of molt (" + kernels::build_description() +
-                  ")");
+  throw UserError(choice(keys.device, device) + " is not available in this build of molt (" +
+                  kernels::build_description() + ")");
+}
+
+std::unique_ptr<kernels::Backend> make_backend(const JobConfig& config, int local_rank) {
+  return make_backend(config.run.device, config.run.precision, local_rank, BackendKeys{});
 }
 
 namespace {

@@ -11,11 +11,23 @@
 
 namespace molt {
 
-// The backend named by run.device and run.precision. A CUDA backend takes device
-// local_rank mod (visible devices): one GPU per rank when there are enough, else ranks
-// share them round-robin (dist/ then sums gradients over MPI, since NCCL needs one GPU per
-// rank). Throws UserError for "cuda" in a build without nvcc or on a machine without a
-// GPU, and for bf16 on the CPU.
+// Where the user chose a backend, for its error messages: a job's keys or a command's flags
+// (a name starting with "--" is shown as `--device cuda`, any other as `run.device = "cuda"`).
+struct BackendKeys {
+  const char* device = "run.device";
+  const char* precision = "run.precision";
+};
+
+// The backend for `device` ("cpu" | "cuda") computing in `precision` ("fp32" | "bf16"). A
+// CUDA backend takes device local_rank mod (visible devices): one GPU per rank when there
+// are enough, else ranks share them round-robin (dist/ then sums gradients over MPI, since
+// NCCL needs one GPU per rank). Throws UserError, naming `keys`, for "cuda" in a build
+// without nvcc or on a machine without a GPU, and for bf16 on the CPU.
+std::unique_ptr<kernels::Backend> make_backend(const std::string& device,
+                                               const std::string& precision, int local_rank,
+                                               const BackendKeys& keys);
+
+// The backend named by run.device and run.precision.
 std::unique_ptr<kernels::Backend> make_backend(const JobConfig& config, int local_rank = 0);
 
 // The decoder shape: the preset (if any), then every non-zero model.* key on top.

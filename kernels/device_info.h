@@ -1,12 +1,25 @@
 // What this build of molt can run on: the CPU always, CUDA devices when built with nvcc.
 #pragma once
 
+#include <optional>
 #include <string>
+
+#include "kernels/backend.h"
 
 namespace molt::kernels {
 
 // Number of CUDA devices visible to this process; 0 in a CPU-only build or without a GPU.
 int cuda_device_count();
+
+// The CUDA device's name as the driver reports it ("NVIDIA H100 80GB HBM3"); empty in a
+// CPU-only build or when there is no such device.
+std::string cuda_device_name(int device);
+
+// The denominator of MFU: a GPU's dense peak FLOP/s when it computes in `compute_dtype`,
+// known from its name (cuda_device_name). bf16 is the tensor-core peak without sparsity
+// (half the datasheet's sparse figure); f32 is the plain FP32 peak, since molt's f32 GEMMs
+// do not use TF32 (cuda/matmul.cu). nullopt for a GPU not in the table, and for i32.
+std::optional<double> dense_peak_flops(const std::string& device_name, DType compute_dtype);
 
 // Threads for the CPU backend's OpenMP regions (OpenBLAS itself stays single-threaded;
 // cpu/gemm.cpp splits GEMMs over OpenMP threads). Ranks that share a node share

@@ -16,8 +16,8 @@ export OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=PASSIVE
 
 # compare LABEL MOLT_OUTPUT TORCH_OUTPUT
 compare() {
-  echo "$2" | grep -v "tokens_per_s=\|peak_memory_bytes="
-  echo "$3" | grep -v tokens_per_s=
+  echo "$2" | grep -v "^[a-z_]*="
+  echo "$3" | grep -v "^[a-z_]*="
   local molt_tps torch_tps
   molt_tps=$(echo "$2" | sed -n 's/^tokens_per_s=//p')
   torch_tps=$(echo "$3" | sed -n 's/^tokens_per_s=//p')

@@ -24,4 +24,13 @@ std::string runtime_description() {
   return text + ", " + std::to_string(visible_device_count()) + " device(s)";
 }
 
+std::string device_name(int device) {
+  cudaDeviceProp properties{};
+  if (cudaGetDeviceProperties(&properties, device) != cudaSuccess) {
+    cudaGetLastError();  // as above: a missing device is an answer, not a sticky error
+    return "";
+  }
+  return properties.name;
+}
+
 }  // namespace molt::kernels::cuda

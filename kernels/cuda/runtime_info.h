@@ -11,4 +11,8 @@ int visible_device_count();
 // "CUDA runtime 13.0, 1 device(s)", or the reason none is usable.
 std::string runtime_description();
 
+// The device's marketing name as the driver reports it ("NVIDIA H100 80GB HBM3"); empty when
+// the device does not exist or the driver is missing.
+std::string device_name(int device);
+
 }  // namespace molt::kernels::cuda

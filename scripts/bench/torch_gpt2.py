@@ -1,16 +1,20 @@
-"""The peer for `molt bench model`: the same GPT-2 in PyTorch eager (torch.nn, fp32,
-scaled_dot_product_attention where torch has it, AdamW), trained on random tokens, printing tokens/s.
+"""The peer for `molt bench model`: the same GPT-2 in PyTorch (torch.nn, pre-LayerNorm,
+tanh GELU, tied embeddings, scaled_dot_product_attention where torch has it, AdamW), trained
+on random tokens, printing tokens/s. By default eager fp32 on the CPU; --device cuda --bf16
+--compile is the compiled bf16 reference of scripts/bench-gpu.sh (timed_training.py).
 
 usage: torch_gpt2.py --d-model 256 --layers 4 --heads 4 --seq-len 256 --micro-batch 8
                      --vocab-size 8192 --steps 10 --warmup 2 --threads 2
+                     [--device cuda] [--bf16] [--compile]
 """
 import argparse
 import math
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import timed_training
 
 
 def causal_attention(q, k, v):
@@ -19,7 +23,7 @@ def causal_attention(q, k, v):
         return F.scaled_dot_product_attention(q, k, v, is_causal=True)
     T = q.shape[-2]
     scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
-    mask = torch.ones(T, T, dtype=torch.bool).tril()
+    mask = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()
     return scores.masked_fill(~mask, float("-inf")).softmax(-1) @ v
 
 
@@ -55,7 +59,7 @@ class GPT2(nn.Module):
                 nn.init.zeros_(p)
 
     def forward(self, idx, targets):
-        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
         for block in self.blocks:
             x = block(x)
         logits = self.ln_f(x) @ self.wte.weight.T
@@ -65,34 +69,17 @@ class GPT2(nn.Module):
 def main():
     p = argparse.ArgumentParser()
     for name, default in [("d-model", 256), ("layers", 4), ("heads", 4), ("seq-len", 256),
-                          ("micro-batch", 8), ("vocab-size", 8192), ("steps", 10), ("warmup", 2),
-                          ("threads", 2)]:
+                          ("micro-batch", 8), ("vocab-size", 8192)]:
         p.add_argument("--" + name, type=int, default=default)
+    timed_training.add_run_args(p)
     a = p.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
-    model = GPT2(a.vocab_size, a.seq_len, a.d_model, a.layers, a.heads)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
-    idx = torch.randint(0, a.vocab_size, (a.micro_batch, a.seq_len))
-    tgt = torch.randint(0, a.vocab_size, (a.micro_batch, a.seq_len))
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = model(idx, tgt)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    for _ in range(a.warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        loss = step()
-    seconds = time.perf_counter() - t0
+    device = timed_training.start(a)
+    model = GPT2(a.vocab_size, a.seq_len, a.d_model, a.layers, a.heads).to(device)
+    idx = torch.randint(0, a.vocab_size, (a.micro_batch, a.seq_len)).to(device)
+    tgt = torch.randint(0, a.vocab_size, (a.micro_batch, a.seq_len)).to(device)
+    seconds, loss = timed_training.train(a, model, lambda module: module(idx, tgt))
     attention = "sdpa" if hasattr(F, "scaled_dot_product_attention") else "matmul+softmax"
-    print(f"pytorch {torch.__version__} eager ({attention} attention): "
-          f"{1e3 * seconds / a.steps:.1f} ms/step, loss {loss:.4f}, {torch.get_num_threads()} thread(s)")
-    print(f"tokens_per_s={a.steps * a.micro_batch * a.seq_len / seconds:.1f}")
+    timed_training.report(a, f" ({attention} attention)", seconds, loss, a.micro_batch * a.seq_len)
 
 
 if __name__ == "__main__":

@@ -1,24 +1,29 @@
-"""The peer for `molt bench model --family encdec`: the same T5 v1.1 in PyTorch eager
-(torch.nn, fp32, AdamW), trained on random tokens, printing tokens/s.
+"""The peer for `molt bench model --family encdec`: the same T5 v1.1 in PyTorch (torch.nn,
+AdamW), trained on random tokens, printing tokens/s. By default eager fp32 on the CPU;
+--device cuda --bf16 --compile is the compiled bf16 reference of scripts/bench-gpu.sh
+(timed_training.py).
 
 The model is written here from the T5 v1.1 description: RMSNorm without mean or bias, no
 linear biases, gated GELU (tanh), relative position bias (32 buckets, max distance 128,
 bidirectional in the encoder, causal in the decoder) computed once per stack from the
-table of its first block, no 1/sqrt(d) score scaling, untied lm_head. Attention is written
-out (scores + bias, softmax, values): it needs an additive bias, and it is what an eager
-T5 runs. tokens/s counts encoder and decoder tokens: B·(encoder_len + decoder_len) a step.
+table of its first block, no 1/sqrt(d) score scaling, untied lm_head. On the CPU attention
+is written out (scores + bias, softmax, values), which is what an eager T5 runs. On CUDA it
+is scaled_dot_product_attention with the bias as an additive mask and scale 1 (torch 2.1+):
+the fused kernels, so the reference is as fast as PyTorch makes it. tokens/s counts encoder
+and decoder tokens: B·(encoder_len + decoder_len) a step.
 
 usage: torch_t5.py --d-model 256 --d-ff 512 --d-kv 32 --heads 4 --layers 3 --decoder-layers 3
                    --encoder-len 256 --decoder-len 64 --micro-batch 8 --vocab-size 8192
-                   --steps 10 --warmup 2 --threads 2
+                   --steps 10 --warmup 2 --threads 2 [--device cuda] [--bf16] [--compile]
 """
 import argparse
 import math
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import timed_training
 
 
 class RMSNorm(nn.Module):
@@ -30,8 +35,8 @@ class RMSNorm(nn.Module):
         return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
 
 
-def relative_buckets(q_len, k_len, bidirectional, num_buckets=32, max_distance=128):
-    rel = torch.arange(k_len)[None, :] - torch.arange(q_len)[:, None]
+def relative_buckets(q_len, k_len, bidirectional, device, num_buckets=32, max_distance=128):
+    rel = torch.arange(k_len, device=device)[None, :] - torch.arange(q_len, device=device)[:, None]
     out = torch.zeros_like(rel)
     if bidirectional:
         num_buckets //= 2
@@ -46,10 +51,10 @@ def relative_buckets(q_len, k_len, bidirectional, num_buckets=32, max_distance=1
 
 
 class Attention(nn.Module):
-    def __init__(self, d, heads, d_kv):
+    def __init__(self, d, heads, d_kv, fused):
         super().__init__()
         inner = heads * d_kv
-        self.heads = heads
+        self.heads, self.fused = heads, fused
         self.q, self.k, self.v = (nn.Linear(d, inner, bias=False) for _ in range(3))
         self.o = nn.Linear(inner, d, bias=False)
 
@@ -59,11 +64,14 @@ class Attention(nn.Module):
         q = self.q(x_q).view(B, Tq, self.heads, -1).transpose(1, 2)
         k = self.k(x_kv).view(B, Tk, self.heads, -1).transpose(1, 2)
         v = self.v(x_kv).view(B, Tk, self.heads, -1).transpose(1, 2)
-        scores = q @ k.transpose(-1, -2)
-        if bias is not None:
-            scores = scores + bias
-        y = (scores.softmax(-1) @ v).transpose(1, 2).reshape(B, Tq, -1)
-        return self.o(y)
+        if self.fused:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=1.0)
+        else:
+            scores = q @ k.transpose(-1, -2)
+            if bias is not None:
+                scores = scores + bias
+            y = scores.softmax(-1) @ v
+        return self.o(y.transpose(1, 2).reshape(B, Tq, -1))
 
 
 class GatedFFN(nn.Module):
@@ -77,11 +85,11 @@ class GatedFFN(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, d, d_ff, heads, d_kv, decoder):
+    def __init__(self, d, d_ff, heads, d_kv, decoder, fused):
         super().__init__()
-        self.self_norm, self.self_attn = RMSNorm(d), Attention(d, heads, d_kv)
+        self.self_norm, self.self_attn = RMSNorm(d), Attention(d, heads, d_kv, fused)
         self.cross_norm = RMSNorm(d) if decoder else None
-        self.cross_attn = Attention(d, heads, d_kv) if decoder else None
+        self.cross_attn = Attention(d, heads, d_kv, fused) if decoder else None
         self.ff_norm, self.ff = RMSNorm(d), GatedFFN(d, d_ff)
 
     def forward(self, x, bias, memory=None):
@@ -93,18 +101,20 @@ class Block(nn.Module):
 
 
 class Stack(nn.Module):
-    def __init__(self, d, d_ff, heads, d_kv, layers, decoder):
+    def __init__(self, d, d_ff, heads, d_kv, layers, decoder, fused):
         super().__init__()
         self.decoder = decoder
         self.position_table = nn.Embedding(32, heads)
-        self.blocks = nn.ModuleList(Block(d, d_ff, heads, d_kv, decoder) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(d, d_ff, heads, d_kv, decoder, fused)
+                                    for _ in range(layers))
         self.final_norm = RMSNorm(d)
 
     def forward(self, x, memory=None):
         T = x.shape[1]
-        bias = self.position_table(relative_buckets(T, T, not self.decoder)).permute(2, 0, 1)[None]
+        buckets = relative_buckets(T, T, not self.decoder, x.device)
+        bias = self.position_table(buckets).permute(2, 0, 1)[None]
         if self.decoder:
-            causal = torch.ones(T, T, dtype=torch.bool).tril()
+            causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
             bias = bias.masked_fill(~causal, float("-inf"))
         for block in self.blocks:
             x = block(x, bias, memory)
@@ -112,11 +122,11 @@ class Stack(nn.Module):
 
 
 class T5(nn.Module):
-    def __init__(self, vocab, d, d_ff, heads, d_kv, layers, decoder_layers):
+    def __init__(self, vocab, d, d_ff, heads, d_kv, layers, decoder_layers, fused):
         super().__init__()
         self.shared = nn.Embedding(vocab, d)
-        self.encoder = Stack(d, d_ff, heads, d_kv, layers, False)
-        self.decoder = Stack(d, d_ff, heads, d_kv, decoder_layers, True)
+        self.encoder = Stack(d, d_ff, heads, d_kv, layers, False, fused)
+        self.decoder = Stack(d, d_ff, heads, d_kv, decoder_layers, True, fused)
         self.lm_head = nn.Linear(d, vocab, bias=False)
 
     def forward(self, inputs, decoder_inputs, targets):
@@ -129,35 +139,23 @@ def main():
     p = argparse.ArgumentParser()
     for name, default in [("d-model", 256), ("d-ff", 512), ("d-kv", 32), ("heads", 4),
                           ("layers", 3), ("decoder-layers", 3), ("encoder-len", 256),
-                          ("decoder-len", 64), ("micro-batch", 8), ("vocab-size", 8192),
-                          ("steps", 10), ("warmup", 2), ("threads", 2)]:
+                          ("decoder-len", 64), ("micro-batch", 8), ("vocab-size", 8192)]:
         p.add_argument("--" + name, type=int, default=default)
+    timed_training.add_run_args(p)
     a = p.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
-    model = T5(a.vocab_size, a.d_model, a.d_ff, a.heads, a.d_kv, a.layers, a.decoder_layers)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
+    device = timed_training.start(a)
+    fused = a.device == "cuda" and timed_training.torch_at_least(2, 1)
+    model = T5(a.vocab_size, a.d_model, a.d_ff, a.heads, a.d_kv, a.layers, a.decoder_layers,
+               fused).to(device)
     B = a.micro_batch
     inputs = torch.randint(0, a.vocab_size, (B, a.encoder_len))
     targets = torch.randint(0, a.vocab_size, (B, a.decoder_len))
     decoder_inputs = torch.cat([torch.zeros(B, 1, dtype=torch.long), targets[:, :-1]], 1)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = model(inputs, decoder_inputs, targets)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    for _ in range(a.warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        loss = step()
-    seconds = time.perf_counter() - t0
-    print(f"pytorch {torch.__version__} eager T5: {1e3 * seconds / a.steps:.1f} ms/step, "
-          f"loss {loss:.4f}, {torch.get_num_threads()} thread(s)")
-    print(f"tokens_per_s={a.steps * B * (a.encoder_len + a.decoder_len) / seconds:.1f}")
+    inputs, targets, decoder_inputs = (t.to(device) for t in (inputs, targets, decoder_inputs))
+    seconds, loss = timed_training.train(
+        a, model, lambda module: module(inputs, decoder_inputs, targets))
+    timed_training.report(a, " T5 (sdpa attention)" if fused else " T5", seconds, loss,
+                          B * (a.encoder_len + a.decoder_len))
 
 
 if __name__ == "__main__":

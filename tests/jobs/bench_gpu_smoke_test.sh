@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# scripts/bench-gpu.sh's plumbing, on the CPU (--smoke: tiny shapes, eager PyTorch):
+#  1. both families print, for molt and for PyTorch, one summary line that parses
+#     (tokens/s, MFU, peak memory), and the ratio; molt's own mfu= agrees with tokens/s ·
+#     flops_per_token / peak_flops, and GPT-2's FLOPs per token are 6·N_matmul + 12·L·T·d.
+#  2. a side that fails prints its error, the other side still runs, the ratio is n/a and the
+#     script exits 1.
+#  3. `molt bench model --device cuda` without a GPU is one clear error with exit 2 (with a
+#     GPU: a tiny run that reports mfu=); bf16 on the CPU is refused the same way.
+# No timing is asserted.
+source "$MOLT_SOURCE_DIR/tests/fixtures/common.sh"
+bench=$MOLT_SOURCE_DIR/scripts/bench-gpu.sh
+number='[0-9]+(\.[0-9]+)?'
+
+# 1. Both families, with a peak so that MFU is computed on both sides.
+PEAK_TFLOPS=0.01 expect_status 0 bash "$bench" --smoke "$MOLT_BIN"
+for label in GPT-2 T5; do
+  for side in molt pytorch; do
+    memory="$number MiB"
+    [ $side = pytorch ] && memory="n/a"  # torch reports peak memory on CUDA only
+    grep -Eq "^$label $side: tokens/s $number, MFU $number%, peak memory $memory\$" \
+      "$WORK/out.txt" || { cat "$WORK/out.txt"; fail "no $label $side summary"; }
+  done
+  grep -Eq "^$label ratio molt/pytorch: ${number}x tokens/s\$" "$WORK/out.txt" \
+    || { cat "$WORK/out.txt"; fail "no $label ratio"; }
+done
+echo "  smoke: $(grep -c 'ratio molt/pytorch' "$WORK/out.txt") ratios"
+
+"$MOLT_BIN" bench model --preset tiny --d-model 64 --layers 2 --heads 4 --vocab-size 256 \
+  --seq-len 32 --micro-batch 2 --steps 2 --warmup 1 --peak-tflops 0.01 >"$WORK/molt.txt"
+"$PY" - "$WORK/molt.txt" <<'PY' || { cat "$WORK/molt.txt"; fail "molt's MFU lines disagree"; }
+import sys
+v = dict(l.strip().split("=", 1) for l in open(sys.argv[1]) if "=" in l and " " not in l)
+tps, fpt, peak, mfu = (float(v[k]) for k in ("tokens_per_s", "flops_per_token", "peak_flops", "mfu"))
+d, L, T, V = 64, 2, 32, 256
+assert fpt == 6 * (12 * d * d * L + V * d) + 12 * L * T * d, fpt
+assert peak == 1e10, peak
+assert abs(mfu - tps * fpt / peak) <= 1e-4 + 1e-3 * mfu, (mfu, tps * fpt / peak)
+print(f"  molt: flops_per_token {fpt:.0f}, mfu {mfu} = tokens/s {tps} x flops / peak")
+PY
+
+# 2. molt fails (as out of memory would): PyTorch still runs; exit 1.
+cat >"$WORK/failing-molt" <<EOF
+#!/usr/bin/env bash
+[ "\$1" = --version ] && exec "$MOLT_BIN" --version
+echo "molt: error: out of memory (injected by the test)" >&2
+exit 3
+EOF
+chmod +x "$WORK/failing-molt"
+expect_status 1 bash "$bench" --smoke "$WORK/failing-molt" gpt2
+for line in "out of memory (injected by the test)" "GPT-2 molt: FAILED (exit 3)" \
+  "GPT-2 ratio molt/pytorch: n/a (a side failed)"; do
+  grep -qF "$line" "$WORK/out.txt" || { cat "$WORK/out.txt"; fail "no '$line'"; }
+done
+grep -Eq "^GPT-2 pytorch: tokens/s $number, MFU n/a, peak memory n/a\$" "$WORK/out.txt" \
+  || { cat "$WORK/out.txt"; fail "PyTorch did not run after molt failed"; }
+echo "  a failing side: reported, the other side ran, exit 1"
+
+# 3. --device cuda: one clear error without a GPU.
+tiny=(--preset tiny --vocab-size 256 --seq-len 32 --micro-batch 2 --steps 2 --warmup 1)
+version=$("$MOLT_BIN" --version 2>&1)
+if grep -q 'backends: cpu, cuda' <<<"$version" && ! grep -q ' 0 device(s)' <<<"$version"; then
+  expect_status 0 "$MOLT_BIN" bench model "${tiny[@]}" --device cuda --precision bf16
+  grep -Eq "^mfu=($number|n/a)\$" "$WORK/out.txt" || { cat "$WORK/out.txt"; fail "no mfu= on cuda"; }
+  echo "  --device cuda ran: $(grep '^mfu=' "$WORK/out.txt")"
+else
+  expect_status 2 "$MOLT_BIN" bench model "${tiny[@]}" --device cuda
+  grep -q -- "--device cuda" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "no clear message"; }
+  [ "$(wc -l <"$WORK/err.txt")" -eq 1 ] || { cat "$WORK/err.txt"; fail "more than one line"; }
+  echo "  --device cuda without a GPU: $(cat "$WORK/err.txt")"
+fi
+expect_status 2 "$MOLT_BIN" bench model "${tiny[@]}" --precision bf16
+grep -q -- "--precision bf16 needs --device cuda" "$WORK/err.txt" \
+  || { cat "$WORK/err.txt"; fail "bf16 on the CPU: no clear message"; }
+echo "passed"
