@@ -144,7 +144,7 @@ class NcclComm final : public Comm {
   void wait_for(cudaEvent_t done) {
     const Clock::time_point start = Clock::now();
     for (int spins = 0;; ++spins) {
-      const cudaError_t status = cudaEventQuery(done);
+      const cudaError_t status = query(done);
       if (status == cudaSuccess) break;
       if (status != cudaErrorNotReady) fail("a CUDA error while waiting: " + cuda_text(status));
       check_async_error();
@@ -162,7 +162,7 @@ class NcclComm final : public Comm {
   }
 
   bool finished(cudaEvent_t done) {
-    const cudaError_t status = cudaEventQuery(done);
+    const cudaError_t status = query(done);
     if (status == cudaSuccess) return true;
     if (status != cudaErrorNotReady) fail("a CUDA error while polling: " + cuda_text(status));
     check_async_error();
@@ -203,6 +203,14 @@ class NcclComm final : public Comm {
     check_cuda(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), "cudaEventCreate");
     check_cuda(cudaEventRecord(done, stream_), "cudaEventRecord");
     return done;
+  }
+
+  // cudaEventQuery's "not ready" is also left as the thread's last error, which the
+  // backend's next launch check (cudaGetLastError) would report as a failure: clear it.
+  static cudaError_t query(cudaEvent_t done) {
+    const cudaError_t status = cudaEventQuery(done);
+    if (status == cudaErrorNotReady) cudaGetLastError();
+    return status;
   }
 
   void check_async_error() {
