@@ -3,6 +3,7 @@
 // cuda_backend_test.cpp (CUDA against the CPU backend), so both cover the same layouts.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <ostream>
@@ -67,9 +68,10 @@ inline AttentionProblem make_attention_problem(
     p.bias = random_normal(static_cast<size_t>(c.heads) * c.q_tokens * c.kv_tokens, seed + 3);
   }
   if (c.mask == AttentionMask::kPrefix) {
-    // Per batch: no prefix, a prefix inside the keys, a prefix covering all keys.
+    // Per batch, in turn: no prefix, a prefix inside the keys, a prefix covering all keys.
     for (int b = 0; b < c.batch; ++b) {
-      p.prefix.push_back((b * (c.kv_tokens / 2 + 3)) % (c.kv_tokens + 1));
+      const int inside = std::min(c.kv_tokens / 2 + 3, c.kv_tokens - 1);
+      p.prefix.push_back(b % 3 == 0 ? 0 : b % 3 == 1 ? inside : c.kv_tokens);
     }
   }
   return p;
