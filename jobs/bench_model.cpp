@@ -126,9 +126,9 @@ BenchDevice describe_device(const BenchModelArgs& args, const kernels::Backend& 
   std::string name = "the cpu";
   device.description = std::to_string(threads) + " thread(s)";
   if (args.device == "cuda") {
-    name = kernels::cuda_device_name(0);  // make_backend's device for local rank 0
+    name = kernels::cuda_device_name(backend.cuda_device());
     device.description = backend.name() + " (" + name + "), " + args.precision + " compute";
-    device.peak_flops = kernels::dense_peak_flops(name, backend.compute_dtype());
+    device.peak_flops = kernels::dense_peak_flops(backend);
   }
   device.peak_source = name + ", " + args.precision + " dense";
   if (args.peak_tflops > 0) {

@@ -24,6 +24,7 @@ struct RunSection {
   int64_t seed = 0;       // seeds init, data order and dropout-free sampling
   std::string device;     // "cpu" | "cuda"
   std::string precision;  // "fp32" | "bf16"
+  double peak_tflops = 0;  // MFU's denominator per rank; 0 = kernels::dense_peak_flops
 };
 
 struct ModelSection {

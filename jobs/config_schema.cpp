@@ -67,6 +67,13 @@ std::vector<KeySpec> build_schema() {
        kAny,
        {"fp32", "bf16"},
        "compute precision (master weights stay fp32)"},
+      {"run",
+       "peak_tflops",
+       [](C& c) -> FieldRef { return &c.run.peak_tflops; },
+       real(0),
+       kNonNegative,
+       {},
+       "dense peak TFLOP/s of one rank's device, for mfu; 0 = known GPUs' own (none on CPU)"},
 
       {"model",
        "family",

@@ -79,6 +79,7 @@ class Trainer {
   // Returns the mean loss of the global batch and sets grad_norm_.
   double train_step(int64_t step);
   void report_memory();
+  std::optional<double> model_flops_utilization(double flops, double seconds) const;
   // Sums the gradients over ranks (all of them, or this rank's shard under ZeRO-1) and
   // returns the global gradient norm.
   double reduce_gradients();
@@ -121,6 +122,9 @@ class Trainer {
   double comm_wait_seconds_ = 0;
   int64_t last_checkpoint_step_ = -1;
   size_t state_bytes_ = 0;  // backend memory held before the first forward pass
+  // Dense peak FLOP/s of one rank's device (run.peak_tflops, else kernels::dense_peak_flops):
+  // MFU's denominator; none on the CPU or a GPU not in the table, and then mfu is null.
+  std::optional<double> peak_flops_;
   bool memory_reported_ = false;
   io::AsyncCheckpointWriter checkpoint_writer_;  // rank 0, checkpoint.async only
 };
@@ -167,6 +171,8 @@ void Trainer::set_up() {
   // Parameters, gradients, optimizer state and communication buffers are all allocated by
   // now; activations come with the first forward pass.
   state_bytes_ = backend_->memory_usage().current_bytes;
+  peak_flops_ = job_.run.peak_tflops > 0 ? std::optional<double>(job_.run.peak_tflops * 1e12)
+                                          : kernels::dense_peak_flops(*backend_);
 }
 
 // One line after the first step, when the activations of a training step have been held:
@@ -384,6 +390,8 @@ void Trainer::log_step(double loss, const std::optional<Evaluation>& evaluation,
   report.lr = lr;
   report.grad_norm = grad_norm_;
   report.tokens_per_second = tokens_per_step / step_seconds;
+  report.mfu = model_flops_utilization(flops_per_sequence_ * double(sequences_per_step_),
+                                       step_seconds);
   report.eta_seconds = step_seconds * double(job_.train.steps - step);
   progress_->step(report, permanent);
   if (!permanent || !leader()) return;
@@ -395,7 +403,7 @@ void Trainer::log_step(double loss, const std::optional<Evaluation>& evaluation,
                          {"lr", lr},
                          {"grad_norm", grad_norm_},
                          {"tokens_per_s", report.tokens_per_second},
-                         {"mfu", nullptr},
+                         {"mfu", report.mfu ? nlohmann::json(*report.mfu) : nlohmann::json()},
                          {"comm_wait_s", comm_wait_seconds_},
                          {"wall_s", wall_at_start_ + seconds_since(start_)}};
   if (evaluation)  // val/NAME keys only on evaluation lines
@@ -403,10 +411,18 @@ void Trainer::log_step(double loss, const std::optional<Evaluation>& evaluation,
   metrics_->write(line);
 }
 
+// The fraction of the ranks' dense peak that `flops` of training in `seconds` used.
+std::optional<double> Trainer::model_flops_utilization(double flops, double seconds) const {
+  if (!peak_flops_ || seconds <= 0) return std::nullopt;
+  return flops / seconds / double(comm_->world()) / *peak_flops_;
+}
+
 void Trainer::write_summary(double loss, const std::optional<Evaluation>& evaluation) {
   if (!leader()) return;
   const model::ParameterCounts counts = model_->parameter_counts();
   const double wall = wall_at_start_ + seconds_since(start_);
+  // Over the whole run, evaluation and checkpoints included.
+  const std::optional<double> mfu = model_flops_utilization(state_.flops, wall);
   nlohmann::json summary = {
       {"family", job_.model.family},
       {"series", model_series(job_)},
@@ -424,6 +440,7 @@ void Trainer::write_summary(double loss, const std::optional<Evaluation>& evalua
       {"val_loss", evaluation ? nlohmann::json(evaluation->val_loss) : nlohmann::json()},
       {"wall_s", wall},
       {"tokens_per_s", wall > 0 ? double(state_.tokens) / wall : 0.0},
+      {"mfu", mfu ? nlohmann::json(*mfu) : nlohmann::json()},
       {"peak_memory_bytes", backend_->memory_usage().peak_bytes},
       {"recompute", job_.train.recompute},
   };

@@ -93,6 +93,8 @@ class Backend {
 
   virtual std::string name() const = 0;  // "cpu", "cuda:0"
   virtual DType compute_dtype() const = 0;
+  // The CUDA device ordinal this backend computes on; -1 for the CPU.
+  virtual int cuda_device() const { return -1; }
 
   // ---- memory -------------------------------------------------------------------------
   // Allocations are zero-filled. free() takes what allocate() returned.

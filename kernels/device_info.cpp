@@ -67,6 +67,11 @@ std::optional<double> dense_peak_flops(const std::string& device_name, DType com
   return std::nullopt;
 }
 
+std::optional<double> dense_peak_flops(const Backend& backend) {
+  if (backend.cuda_device() < 0) return std::nullopt;
+  return dense_peak_flops(cuda_device_name(backend.cuda_device()), backend.compute_dtype());
+}
+
 int configure_cpu_threads(int ranks_on_node) {
   int threads = 0;
   if (const char* forced = std::getenv("OMP_NUM_THREADS")) threads = std::atoi(forced);

@@ -20,6 +20,8 @@ std::string cuda_device_name(int device);
 // (half the datasheet's sparse figure); f32 is the plain FP32 peak, since molt's f32 GEMMs
 // do not use TF32 (cuda/matmul.cu). nullopt for a GPU not in the table, and for i32.
 std::optional<double> dense_peak_flops(const std::string& device_name, DType compute_dtype);
+// The same for the device `backend` computes on, in its compute dtype; nullopt on the CPU.
+std::optional<double> dense_peak_flops(const Backend& backend);
 
 // Threads for the CPU backend's OpenMP regions (OpenBLAS itself stays single-threaded;
 // cpu/gemm.cpp splits GEMMs over OpenMP threads). Ranks that share a node share

@@ -39,6 +39,7 @@ class CudaBackend final : public Backend {
   CudaBackend& operator=(const CudaBackend&) = delete;
 
   std::string name() const override { return "cuda:" + std::to_string(device_); }
+  int cuda_device() const override { return device_; }
   DType compute_dtype() const override { return compute_dtype_; }
 
   // The stream every op runs on, for a communicator that must order itself after them.

@@ -26,8 +26,10 @@ assert s["val_loss"] is not None
 print("run folder ok: loss", lines[0]["loss"], "->", lines[-1]["loss"])
 PY
 
-# train.recompute: the same losses bit for bit, the memory line, and a lower peak.
-"$MOLT_BIN" train $(tiny_job_args "$WORK/data" "$WORK/recompute" --set train.steps=20 --set train.recompute=true) >"$WORK/recompute.log"
+# train.recompute: the same losses bit for bit, the memory line, and a lower peak. The same run
+# gives the CPU a peak (run.peak_tflops), so mfu is reported: none on the CPU otherwise.
+"$MOLT_BIN" train $(tiny_job_args "$WORK/data" "$WORK/recompute" --set train.steps=20 --set train.recompute=true \
+  --set run.peak_tflops=0.001) >"$WORK/recompute.log"
 [ "$(losses "$run")" = "$(losses "$WORK/recompute")" ] || fail "train.recompute changed the losses"
 grep -q "memory: peak .* MiB on cpu (parameters, gradients and optimizer" "$WORK/train.log" || fail "no memory line"
 grep -q "recomputed in backward" "$WORK/recompute.log" || fail "no recompute note in the memory line"
@@ -36,6 +38,15 @@ import json, sys
 plain, recomputed = (json.load(open(f"{d}/summary.json")) for d in sys.argv[1:])
 assert (plain["recompute"], recomputed["recompute"]) == (False, True)
 assert 0 < recomputed["peak_memory_bytes"] < plain["peak_memory_bytes"], (plain, recomputed)
+assert plain["mfu"] is None
+assert abs(recomputed["mfu"] - recomputed["C"] / recomputed["wall_s"] / 1e9) < 1e-6 * recomputed["mfu"]
+for run, peak in ((sys.argv[1], None), (sys.argv[2], 1e9)):
+    for line in map(json.loads, open(f"{run}/metrics.jsonl")):
+        if peak is None:
+            assert line["mfu"] is None, line
+        else:  # one rank: training FLOP/s over the peak
+            want = line["tokens_per_s"] * plain["flops_per_token"] / peak
+            assert abs(line["mfu"] - want) < 1e-9 * want, (line, want)
 print("recompute ok: peak", plain["peak_memory_bytes"], "->", recomputed["peak_memory_bytes"], "bytes")
 PY
 
