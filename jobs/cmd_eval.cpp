@@ -10,10 +10,14 @@
 //   /prefix_lengths  int32 [B]                  prefix-LM only
 //   attributes: loss (f64, mean nats per counted target), loss_nats (f64, their sum),
 //               counted_targets (i64), ignore_index (i32, -1)
+// A path ending in .json gets the same names as one JSON object (arrays as nested lists), for
+// machines whose Python has torch but no h5py (tests/io/transformers_check.py).
 #include <hdf5.h>
 
 #include <cstdio>
+#include <fstream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "io/dataset_info.h"
@@ -79,6 +83,35 @@ void write_batch_dump(const std::string& path, const model::TokenBatch& batch, d
   if (H5Fclose(file.release()) < 0) fail();
 }
 
+void write_batch_dump_json(const std::string& path, const model::TokenBatch& batch,
+                           double loss_nats) {
+  auto rows = [&](const std::vector<int32_t>& ids, int columns) {
+    nlohmann::json out = nlohmann::json::array();
+    for (int b = 0; b < batch.batch; ++b) {
+      out.push_back(std::vector<int32_t>(ids.begin() + size_t(b) * columns,
+                                         ids.begin() + size_t(b + 1) * columns));
+    }
+    return out;
+  };
+  const int64_t counted = batch.counted_targets();
+  nlohmann::json dump = {{"inputs", rows(batch.inputs, batch.input_tokens)},
+                         {"targets", rows(batch.targets, batch.target_tokens)},
+                         {"loss", loss_nats / double(counted)},
+                         {"loss_nats", loss_nats},
+                         {"counted_targets", counted},
+                         {"ignore_index", model::kIgnoreIndex}};
+  if (!batch.decoder_inputs.empty())
+    dump["decoder_inputs"] = rows(batch.decoder_inputs, batch.target_tokens);
+  if (!batch.prefix_lengths.empty()) dump["prefix_lengths"] = batch.prefix_lengths;
+  std::ofstream out(path);
+  out << dump.dump() << "\n";
+  if (!out) throw UserError("cannot write " + path);
+}
+
+bool ends_with_json(const std::string& path) {
+  return path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+}
+
 void run_eval(const EvalArgs& args) {
   CheckpointSource source = open_checkpoint_source(args.checkpoint);
   JobConfig& job = source.job;
@@ -98,8 +131,12 @@ void run_eval(const EvalArgs& args) {
   bool dumped = args.dump_batch.empty();
   const LossSums sums = evaluate_loss(job, dataset, loader, *model, batches * accum_steps(job, 1),
                                       [&](const model::TokenBatch& batch, double loss_nats) {
-                                        if (!dumped)
+                                        if (dumped) return;
+                                        if (ends_with_json(args.dump_batch)) {
+                                          write_batch_dump_json(args.dump_batch, batch, loss_nats);
+                                        } else {
                                           write_batch_dump(args.dump_batch, batch, loss_nats);
+                                        }
                                         dumped = true;
                                       });
   const double loss = sums.loss_nats / sums.counted_targets;
@@ -126,7 +163,8 @@ void add_eval_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--dataset", args->dataset, "Dataset folder (default: the job's data.dataset)");
   cmd->add_option("--dump-batch", args->dump_batch,
-                  "Write the first micro-batch and molt's loss on it to this HDF5 file");
+                  "Write the first micro-batch and molt's loss on it to this HDF5 file "
+                  "(JSON when the name ends in .json)");
   cmd->callback([args] { run_eval(*args); });
 }
 

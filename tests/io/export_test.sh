@@ -7,7 +7,10 @@
 #     config.json; the independent torch T5 of tests/model/t5_oracle.py reading the export
 #     computes molt's loss on the batch `molt eval --dump-batch` wrote (and
 #     T5ForConditionalGeneration does too wherever transformers is importable);
-#  3. a path that is no checkpoint exits 2.
+#  3. a path that is no checkpoint exits 2;
+#  4. `molt eval --dump-batch X.json` writes the same batch and loss as the HDF5 dump, and
+#     transformers_check.py (torch + transformers, no h5py: a GPU box's Python) loads each
+#     export with from_pretrained and recomputes molt's loss on it (SKIP without transformers).
 source "$MOLT_SOURCE_DIR/tests/fixtures/common.sh"
 make_dataset "$WORK/data"
 passed=0
@@ -36,5 +39,23 @@ expect_files "$WORK/hf-t5"
 passed=$((passed + 1))
 
 expect_status 2 "$MOLT_BIN" export "$WORK/nowhere" "$WORK/hf2"
+passed=$((passed + 1))
+
+"$MOLT_BIN" eval "$WORK/t5" --batches 1 --dump-batch "$WORK/t5-batch.json" >/dev/null
+"$PY" - "$WORK/t5-batch.h5" "$WORK/t5-batch.json" <<'PY' || fail "the JSON dump differs from the HDF5 one"
+import json, sys
+import h5py, numpy as np
+h5, js = h5py.File(sys.argv[1], "r"), json.load(open(sys.argv[2]))
+for key in ("inputs", "decoder_inputs", "targets"):
+    assert np.array_equal(np.array(h5[key]), np.array(js[key])), key
+for key in ("loss", "loss_nats", "counted_targets", "ignore_index"):
+    assert h5.attrs[key] == js[key], (key, h5.attrs[key], js[key])
+assert "prefix_lengths" not in js
+PY
+"$MOLT_BIN" eval "$WORK/gpt" --batches 1 --dump-batch "$WORK/gpt-batch.json" >/dev/null
+"$PY" "$MOLT_SOURCE_DIR/tests/io/transformers_check.py" gpt2 "$WORK/hf-gpt" "$WORK/gpt-batch.json" ||
+  fail "transformers' GPT2LMHeadModel disagrees with molt"
+"$PY" "$MOLT_SOURCE_DIR/tests/io/transformers_check.py" t5 "$WORK/hf-t5" "$WORK/t5-batch.json" ||
+  fail "transformers' T5ForConditionalGeneration disagrees with molt"
 passed=$((passed + 1))
 echo "$passed passed, 0 failed"
