@@ -11,9 +11,17 @@
 #  4. `molt eval --dump-batch X.json` writes the same batch and loss as the HDF5 dump, and
 #     transformers_check.py (torch + transformers, no h5py: a GPU box's Python) loads each
 #     export with from_pretrained and recomputes molt's loss on it (SKIP without transformers).
+# MOLT_ALLOW_NO_H5PY=1 (scripts/gpu-session.sh, for a GPU box whose Python lacks h5py) skips
+# the checks that read HDF5 (1, 2 and 4's comparison of the dumps) instead of failing them.
 source "$MOLT_SOURCE_DIR/tests/fixtures/common.sh"
 make_dataset "$WORK/data"
 passed=0
+h5py=1
+if ! "$PY" -c 'import h5py' 2>/dev/null; then
+  [ "${MOLT_ALLOW_NO_H5PY:-0}" = 1 ] || fail "$PY cannot import h5py"
+  h5py=0
+  echo "SKIP: $PY has no h5py: the checks that read the checkpoints' HDF5 files are skipped"
+fi
 
 expect_files() {
   for f in model.safetensors config.json tokenizer.model; do
@@ -24,9 +32,11 @@ expect_files() {
 "$MOLT_BIN" train $(tiny_job_args "$WORK/data" "$WORK/gpt" --set train.steps=10) >/dev/null
 "$MOLT_BIN" export "$WORK/gpt" "$WORK/hf-gpt" | grep -q GPT2LMHeadModel || fail "no GPT-2 export"
 expect_files "$WORK/hf-gpt"
-"$PY" "$MOLT_SOURCE_DIR/tests/io/export_check.py" gpt2 "$WORK/gpt" "$WORK/hf-gpt" "$WORK/data" ||
-  fail "the GPT-2 export does not match its run"
-passed=$((passed + 1))
+if [ $h5py = 1 ]; then
+  "$PY" "$MOLT_SOURCE_DIR/tests/io/export_check.py" gpt2 "$WORK/gpt" "$WORK/hf-gpt" "$WORK/data" ||
+    fail "the GPT-2 export does not match its run"
+  passed=$((passed + 1))
+fi
 
 "$MOLT_BIN" train "$MOLT_SOURCE_DIR/jobs/examples/tiny-t5.toml" --set data.dataset="$WORK/data" \
   --set run.dir="$WORK/t5" --set data.seq_len=32 --set eval.batches=2 --set train.steps=10 >/dev/null
@@ -34,15 +44,17 @@ passed=$((passed + 1))
   grep -q T5ForConditionalGeneration || fail "no T5 export"
 expect_files "$WORK/hf-t5"
 "$MOLT_BIN" eval "$WORK/t5" --batches 1 --dump-batch "$WORK/t5-batch.h5" >/dev/null
-"$PY" "$MOLT_SOURCE_DIR/tests/io/export_check.py" t5 "$WORK/t5" "$WORK/hf-t5" "$WORK/t5-batch.h5" ||
-  fail "the T5 export does not match its run"
-passed=$((passed + 1))
+if [ $h5py = 1 ]; then
+  "$PY" "$MOLT_SOURCE_DIR/tests/io/export_check.py" t5 "$WORK/t5" "$WORK/hf-t5" "$WORK/t5-batch.h5" ||
+    fail "the T5 export does not match its run"
+  passed=$((passed + 1))
+fi
 
 expect_status 2 "$MOLT_BIN" export "$WORK/nowhere" "$WORK/hf2"
 passed=$((passed + 1))
 
 "$MOLT_BIN" eval "$WORK/t5" --batches 1 --dump-batch "$WORK/t5-batch.json" >/dev/null
-"$PY" - "$WORK/t5-batch.h5" "$WORK/t5-batch.json" <<'PY' || fail "the JSON dump differs from the HDF5 one"
+[ $h5py = 0 ] || "$PY" - "$WORK/t5-batch.h5" "$WORK/t5-batch.json" <<'PY' || fail "the JSON dump differs from the HDF5 one"
 import json, sys
 import h5py, numpy as np
 h5, js = h5py.File(sys.argv[1], "r"), json.load(open(sys.argv[2]))

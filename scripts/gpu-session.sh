@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# gpu-session.sh BUNDLE.tar.xz [STEP...]: docs/cuda.md's first commands on a GPU box, as one
+# unattended run for a short loan of a GPU. Run it from a checkout of the commit the bundle
+# was built from (`make portable`); it needs the bundle, bash, python3 and coreutils' timeout.
+#
+# Steps (default: all but bench, which takes a call of its own):
+#   info      molt --version and nvidia-smi
+#   kernels   every CUDA op against the CPU backend          (molt_kernels_tests '*Cuda*')
+#   model     both models' training step on CUDA vs the CPU  (molt_model_tests '*Cuda*')
+#   dist      the communicators with device buffers          (molt_dist_tests '*Cuda*')
+#   train     tests/jobs/cuda_train_test.sh: CPU vs CUDA runs, resume, NCCL, 2 ranks on a GPU
+#   export    tests/io/export_test.sh: transformers' GPT2LMHeadModel / T5ForConditionalGeneration
+#             load molt's exports and recompute molt's loss (tests/io/transformers_check.py);
+#             the checks that read HDF5 skip if the box's Python has no h5py
+#   bench     scripts/bench-gpu.sh: molt vs compiled PyTorch, GPT-2 124M and T5 v1.1 base
+# Each step has a time limit (STEP_TIMEOUT_S, default 300; bench BENCH_TIMEOUT_S, 540) and
+# writes OUT/<step>.log (OUT defaults to ./gpu-session-out; the device tool sets $OUT); the
+# gtest steps also write OUT/<step>.json, which keeps every measured tolerance. The last lines
+# are one verdict per step. Exit status: the number of failed steps.
+set -uo pipefail
+bundle=${1:?usage: scripts/gpu-session.sh BUNDLE.tar.xz [STEP...]}
+shift
+steps=${*:-info kernels model dist train export}
+here=$(cd "$(dirname "$0")/.." && pwd)
+out=${OUT:-$PWD/gpu-session-out}
+mkdir -p "$out"
+py=${MOLT_PYTHON:-$(command -v python3 || command -v python)}
+step_timeout=${STEP_TIMEOUT_S:-300}
+
+unpacked=$(mktemp -d)
+"$py" -m tarfile -e "$bundle" "$unpacked" || { echo "gpu-session: cannot unpack $bundle"; exit 99; }
+# shellcheck disable=SC1091
+source "$unpacked/molt-portable/env.sh"
+MOLT_BIN=$(command -v molt) || { echo "gpu-session: no molt in the bundle"; exit 99; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export MOLT_BIN MOLT_SOURCE_DIR=$here MOLT_PYTHON=$py
+
+run_step() {
+  local step=$1 limit=$step_timeout
+  case $step in
+    info) molt --version || return 1  # the rest only informs
+          nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1
+          "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1
+          "$py" -c 'import transformers, h5py' 2>&1
+          return 0 ;;
+    kernels | model | dist)
+      timeout "$limit" "molt_${step}_tests" --gtest_filter='*Cuda*' \
+        --gtest_output="json:$out/$step.json" ;;
+    train) timeout "$limit" bash "$here/tests/jobs/cuda_train_test.sh" ;;
+    export) MOLT_ALLOW_NO_H5PY=1 timeout "$limit" bash "$here/tests/io/export_test.sh" ;;
+    bench) timeout "${BENCH_TIMEOUT_S:-540}" bash "$here/scripts/bench-gpu.sh" "$MOLT_BIN" ;;
+    *) echo "unknown step $step (info kernels model dist train export bench)"; return 2 ;;
+  esac
+}
+
+verdicts=()
+failed=0
+for step in $steps; do
+  start=$(date +%s)
+  echo "gpu-session: $step ..."
+  run_step "$step" >"$out/$step.log" 2>&1
+  status=$?
+  seconds=$(($(date +%s) - start))
+  grep -v '^\[  SKIPPED \]' "$out/$step.log" | tail -n 15
+  skipped=$(grep -oE '^\[  SKIPPED \] [0-9]+ tests?, listed below' "$out/$step.log" | grep -oE '[0-9]+')
+  skipped=${skipped:-0}
+  if [ "$status" -eq 0 ] && [ "$skipped" -gt 0 ]; then  # a GPU test that skips proved nothing
+    verdicts+=("gpu-session: $step FAILED: $skipped test(s) skipped (${seconds} s; $out/$step.log)")
+    failed=$((failed + 1))
+  elif [ "$status" -eq 0 ]; then
+    verdicts+=("gpu-session: $step ok (${seconds} s)")
+  else
+    [ "$status" -eq 124 ] && echo "gpu-session: $step hit its time limit"
+    verdicts+=("gpu-session: $step FAILED, status $status (${seconds} s; $out/$step.log)")
+    failed=$((failed + 1))
+  fi
+done
+rm -rf "$unpacked"
+printf '%s\n' "${verdicts[@]}"
+exit $failed
