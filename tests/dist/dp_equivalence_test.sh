@@ -9,7 +9,8 @@
 # rank, a wrong scale or a stale shard would cause (>1e-3 on the loss).
 #
 # Matrix: W in {2, 3} x {no accumulation, 2 accumulation steps} x {full, sharded (ZeRO-1)
-# optimizer}, plus W = 1 with accumulation, all against W = 1 with micro_batch 12.
+# optimizer}, plus W = 1 with accumulation and W = 2 with activation recomputation, all
+# against W = 1 with micro_batch 12.
 source "$MOLT_SOURCE_DIR/tests/fixtures/common.sh"
 make_dataset "$WORK/data"
 
@@ -27,9 +28,9 @@ launch() {  # launch W ARGS...
 "$MOLT_BIN" train $(job "$WORK/ref" --set batch.micro_batch=12) >/dev/null || fail "reference run failed"
 
 checked=0
-check() {  # check NAME W MICRO SHARD
+check() {  # check NAME W MICRO SHARD [--set ...]
   local name=$1 world=$2 micro=$3 shard=$4 run="$WORK/$1"
-  launch "$world" $(job "$run" --set batch.micro_batch="$micro" --set dist.shard_optimizer="$shard") \
+  launch "$world" $(job "$run" --set batch.micro_batch="$micro" --set dist.shard_optimizer="$shard" "${@:5}") \
     >"$WORK/$name.log" 2>&1 || { cat "$WORK/$name.log"; fail "$name: training failed"; }
   grep -q "$world rank(s) x $micro seq" "$WORK/$name.log" || { cat "$WORK/$name.log"; fail "$name: not $world ranks x $micro"; }
   local shards=1
@@ -46,4 +47,7 @@ for shard in false true; do
   check "w3_b4_shard_$shard" 3 4 "$shard"
   check "w3_b2_accum2_shard_$shard" 3 2 "$shard"
 done
+# Activation recomputation runs each block's forward again inside backward, between the
+# points where gradient buckets start their sums: the sums must still see final gradients.
+check w2_b3_accum2_recompute 2 3 false --set train.recompute=true
 echo "$checked passed, 0 failed"
