@@ -74,8 +74,8 @@ enum class CommBackend : uint8_t { kAuto, kNccl, kMpi };
 
 struct CommOptions {
   CommBackend backend = CommBackend::kAuto;
-  // NCCL: a collective still unfinished after this long ends the job with a message
-  // instead of hanging it (a peer died or stalled).
+  // A collective (NCCL or MPI) still unfinished after this long ends the job with a message
+  // instead of hanging it (a peer died or stalled). 0 = wait forever.
   double timeout_seconds = 600;
 };
 

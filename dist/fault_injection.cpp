@@ -1,8 +1,11 @@
 #include "dist/fault_injection.h"
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "kernels/error.h"
 
@@ -10,7 +13,8 @@ namespace molt::dist {
 namespace {
 
 struct FaultPlan {
-  int64_t fail_at = 0;  // 0 = never
+  int64_t fail_at = 0;   // 0 = never
+  int64_t stall_at = 0;  // 0 = never
   int rank = 0;
 };
 
@@ -27,11 +31,13 @@ FaultPlan parse_plan(const std::string& text) {
     const bool numeric = !value.empty() && *end == '\0' && number >= 0;
     if (key == "comm_fail_at" && numeric && number > 0) {
       plan.fail_at = number;
+    } else if (key == "comm_stall_at" && numeric && number > 0) {
+      plan.stall_at = number;
     } else if (key == "rank" && numeric) {
       plan.rank = static_cast<int>(number);
     } else {
       throw UserError("MOLT_FAULT_INJECT: cannot read '" + item +
-                      "' (expected comm_fail_at=N with N >= 1, or rank=R)");
+                      "' (expected comm_fail_at=N or comm_stall_at=N with N >= 1, or rank=R)");
     }
   }
   return plan;
@@ -39,8 +45,8 @@ FaultPlan parse_plan(const std::string& text) {
 
 class FaultInjectingComm final : public Comm {
  public:
-  FaultInjectingComm(std::unique_ptr<Comm> inner, int64_t fail_at)
-      : inner_(std::move(inner)), fail_at_(fail_at) {}
+  FaultInjectingComm(std::unique_ptr<Comm> inner, const FaultPlan& plan)
+      : inner_(std::move(inner)), plan_(plan) {}
 
   int rank() const override { return inner_->rank(); }
   int world() const override { return inner_->world(); }
@@ -74,15 +80,21 @@ class FaultInjectingComm final : public Comm {
 
  private:
   void count_reduction() {
-    if (++reductions_ == fail_at_) {
+    ++reductions_;
+    if (reductions_ == plan_.fail_at) {
       throw CommFault("rank " + std::to_string(rank()) + ": gradient reduction " +
                       std::to_string(reductions_) +
                       " failed (injected by MOLT_FAULT_INJECT)");
     }
+    if (reductions_ == plan_.stall_at) {  // alive but never joining, until the job is ended
+      std::fprintf(stderr, "molt: rank %d stalls at gradient reduction %lld (injected by "
+                   "MOLT_FAULT_INJECT)\n", rank(), static_cast<long long>(reductions_));
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
   }
 
   std::unique_ptr<Comm> inner_;
-  int64_t fail_at_;
+  FaultPlan plan_;
   int64_t reductions_ = 0;
 };
 
@@ -92,8 +104,8 @@ std::unique_ptr<Comm> with_fault_injection(std::unique_ptr<Comm> comm) {
   const char* text = std::getenv("MOLT_FAULT_INJECT");
   if (text == nullptr || *text == '\0') return comm;
   const FaultPlan plan = parse_plan(text);
-  if (plan.fail_at == 0 || plan.rank != comm->rank()) return comm;
-  return std::make_unique<FaultInjectingComm>(std::move(comm), plan.fail_at);
+  if ((plan.fail_at == 0 && plan.stall_at == 0) || plan.rank != comm->rank()) return comm;
+  return std::make_unique<FaultInjectingComm>(std::move(comm), plan);
 }
 
 }  // namespace molt::dist

@@ -5,6 +5,8 @@
 //   comm_fail_at=N   the Nth gradient reduction (start_sum, start_sum_to or
 //                    reduce_scatter_sum, counted from 1) throws CommFault instead of
 //                    communicating
+//   comm_stall_at=N  the Nth gradient reduction never starts: the rank sleeps until the
+//                    job is ended, as a rank stuck on a hung file system would
 //   rank=R           only rank R fails (default 0); the other ranks behave normally
 // A malformed value is a UserError naming the variable.
 #pragma once

@@ -9,9 +9,12 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "dist/comm.h"
@@ -30,6 +33,28 @@ void check(int code, const char* what) {
     MPI_Error_string(code, text, &length);
     std::fprintf(stderr, "molt: error: MPI %s failed: %s\n", what, text);
     MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+}
+
+// Waits for `request` by polling rather than MPI_Wait, so that a peer that never joins the
+// collective (stalled, not dead: mpirun already ends a job whose rank dies) ends the job
+// after `timeout_seconds` with a message instead of holding every rank forever. Polls fast
+// at first (a bucket usually completes within microseconds of backward), then sleeps
+// between polls so a long wait leaves the core to the data loader.
+void wait_for(MPI_Request& request, const char* what, double timeout_seconds, int rank) {
+  const auto start = std::chrono::steady_clock::now();
+  for (int polls = 0;; ++polls) {
+    int done = 0;
+    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
+    if (done) return;
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (timeout_seconds > 0 && waited > timeout_seconds) {
+      throw CommFault("rank " + std::to_string(rank) + ": MPI " + what + " has not finished after " +
+                      std::to_string(int(waited)) +
+                      " s (dist.timeout_s): a rank has died or stalled");
+    }
+    if (polls > 1000) std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
 }
 
@@ -65,8 +90,13 @@ void initialize_mpi_once() {
 class MpiReduction final : public PendingReduction {
  public:
   // root < 0: every rank receives the sum (Iallreduce); else only `root` does (Ireduce).
-  MpiReduction(kernels::Backend& backend, kernels::Tensor buffer, bool staged, int root, int rank)
-      : backend_(backend), buffer_(buffer), staged_(staged) {
+  MpiReduction(kernels::Backend& backend, kernels::Tensor buffer, bool staged, int root, int rank,
+               double timeout_seconds)
+      : backend_(backend),
+        buffer_(buffer),
+        staged_(staged),
+        rank_(rank),
+        timeout_seconds_(timeout_seconds) {
     float* data = buffer.f32();
     if (staged_) {
       host_ = std::make_unique<HostStaging>(backend_, buffer.count);
@@ -96,7 +126,7 @@ class MpiReduction final : public PendingReduction {
     }
   }
   void wait() override {
-    check(MPI_Wait(&request_, MPI_STATUS_IGNORE), "Wait");
+    wait_for(request_, "gradient sum", timeout_seconds_, rank_);
     if (staged_ && !uploaded_) backend_.upload(buffer_, host_->data());
     uploaded_ = true;
   }
@@ -112,14 +142,19 @@ class MpiReduction final : public PendingReduction {
   kernels::Tensor buffer_;
   bool staged_;
   std::unique_ptr<HostStaging> host_;
+  int rank_;
+  double timeout_seconds_;
   bool uploaded_ = false;
   MPI_Request request_ = MPI_REQUEST_NULL;
 };
 
 class MpiComm final : public Comm {
  public:
-  explicit MpiComm(kernels::Backend& backend)
-      : backend_(backend), placement_(join_world()), staged_(backend.stream_handle() != nullptr) {
+  MpiComm(kernels::Backend& backend, double timeout_seconds)
+      : backend_(backend),
+        placement_(join_world()),
+        staged_(backend.stream_handle() != nullptr),
+        timeout_seconds_(timeout_seconds) {
     // Errors come back as codes, and check() turns them into one message and an abort.
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   }
@@ -133,10 +168,12 @@ class MpiComm final : public Comm {
   }
 
   std::unique_ptr<PendingReduction> start_sum(kernels::Tensor buffer) override {
-    return std::make_unique<MpiReduction>(backend_, buffer, staged_, -1, rank());
+    return std::make_unique<MpiReduction>(backend_, buffer, staged_, -1, rank(),
+                                          timeout_seconds_);
   }
   std::unique_ptr<PendingReduction> start_sum_to(kernels::Tensor buffer, int root) override {
-    return std::make_unique<MpiReduction>(backend_, buffer, staged_, root, rank());
+    return std::make_unique<MpiReduction>(backend_, buffer, staged_, root, rank(),
+                                          timeout_seconds_);
   }
 
   void reduce_scatter_sum(kernels::Tensor full, size_t chunk) override {
@@ -146,9 +183,11 @@ class MpiComm final : public Comm {
     chunk_counts(full.count, chunk, counts, offsets);
     const auto me = size_t(rank());
     std::vector<float> mine(static_cast<size_t>(counts[me]));
-    check(MPI_Reduce_scatter(data, mine.data(), counts.data(), MPI_FLOAT, MPI_SUM,
-                             MPI_COMM_WORLD),
-          "Reduce_scatter");
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Ireduce_scatter(data, mine.data(), counts.data(), MPI_FLOAT, MPI_SUM,
+                              MPI_COMM_WORLD, &request),
+          "Ireduce_scatter");
+    wait(request, "Ireduce_scatter");
     std::copy(mine.begin(), mine.end(), data + offsets[me]);
     if (staged_) backend_.upload(full, staging->data());
   }
@@ -158,24 +197,41 @@ class MpiComm final : public Comm {
     float* data = host_view(full, staging);
     std::vector<int> counts, offsets;
     chunk_counts(full.count, chunk, counts, offsets);
-    check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts.data(), offsets.data(),
-                         MPI_FLOAT, MPI_COMM_WORLD),
-          "Allgatherv");
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts.data(),
+                          offsets.data(), MPI_FLOAT, MPI_COMM_WORLD, &request),
+          "Iallgatherv");
+    wait(request, "Iallgatherv");
     if (staged_) backend_.upload(full, staging->data());
   }
 
+  // The host collectives are non-blocking ones waited on with the timeout too: they are
+  // where ranks meet between steps (the loss sum, the stop flag, checkpoint barriers).
   void sum(double* values, int count) override {
-    check(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
-          "Allreduce");
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Iallreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD,
+                         &request),
+          "Iallreduce");
+    wait(request, "Iallreduce");
   }
   void max(int64_t* values, int count) override {
-    check(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD),
-          "Allreduce");
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Iallreduce(MPI_IN_PLACE, values, count, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD,
+                         &request),
+          "Iallreduce");
+    wait(request, "Iallreduce");
   }
   void broadcast(void* data, size_t bytes, int root) override {
-    check(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, root, MPI_COMM_WORLD), "Bcast");
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Ibcast(data, static_cast<int>(bytes), MPI_BYTE, root, MPI_COMM_WORLD, &request),
+          "Ibcast");
+    wait(request, "Ibcast");
   }
-  void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "Barrier"); }
+  void barrier() override {
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Ibarrier(MPI_COMM_WORLD, &request), "Ibarrier");
+    wait(request, "Ibarrier");
+  }
 
   [[noreturn]] void abort(int exit_code) override {
     std::fflush(stdout);
@@ -185,6 +241,10 @@ class MpiComm final : public Comm {
   }
 
  private:
+  void wait(MPI_Request& request, const char* what) {
+    wait_for(request, what, timeout_seconds_, rank());
+  }
+
   // A host pointer to `full`: the buffer itself on the CPU, else a downloaded copy.
   float* host_view(kernels::Tensor full, std::unique_ptr<HostStaging>& staging) {
     if (!staged_) return full.f32();
@@ -207,6 +267,7 @@ class MpiComm final : public Comm {
   kernels::Backend& backend_;
   Placement placement_;
   bool staged_ = false;
+  double timeout_seconds_;
 };
 
 }  // namespace
@@ -230,7 +291,7 @@ std::unique_ptr<Comm> make_world_comm(kernels::Backend& backend, const CommOptio
     throw UserError("dist.backend = \"nccl\" needs run.device = \"cuda\" (NCCL sums GPU "
                     "buffers; CPU buffers go through MPI)");
   }
-  auto mpi = std::make_unique<MpiComm>(backend);
+  auto mpi = std::make_unique<MpiComm>(backend, options.timeout_seconds);
   if (!device_buffers) return with_fault_injection(std::move(mpi));
   if (options.backend == CommBackend::kMpi) return with_fault_injection(std::move(mpi));
   // NCCL refuses two ranks on one device.

@@ -393,7 +393,8 @@ std::vector<KeySpec> build_schema() {
        real(600),
        kPositive,
        {},
-       "NCCL: seconds a collective may take before the job is ended as hung"},
+       "seconds a collective (NCCL or MPI) may wait for a peer before the job is ended as "
+       "hung; must exceed rank 0's longest checkpoint write unless checkpoint.async"},
 
       {"sweep",
        "name",

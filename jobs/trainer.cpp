@@ -542,6 +542,9 @@ int run_training(const JobConfig& job, const TrainOptions& options) {
   } catch (const UserError& e) {
     dist::abort_job_if_distributed(kUserErrorExit, std::string("molt: error: ") + e.what());
     throw;
+  } catch (const dist::CommFault& e) {  // a peer failed or stalled: detected, not a molt bug
+    dist::abort_job_if_distributed(1, std::string("molt: error: ") + e.what());
+    throw;
   } catch (const std::exception& e) {
     dist::abort_job_if_distributed(1, std::string("molt: internal error: ") + e.what());
     throw;

@@ -3,7 +3,8 @@
 # makes rank 1's 3rd gradient reduction throw. The job must exit non-zero, print the
 # failing rank's message, and no rank may hang: `timeout 60` would turn a hang into status
 # 124, which fails the test. Checked with the bucketed all-reduce and with ZeRO-1's
-# reduce-scatter, and for a malformed MOLT_FAULT_INJECT (a user error on every rank: exit 2).
+# reduce-scatter, for a rank that stalls instead (the others' dist.timeout_s ends the job), and
+# for a malformed MOLT_FAULT_INJECT (a user error on every rank: exit 2).
 source "$MOLT_SOURCE_DIR/tests/fixtures/common.sh"
 make_dataset "$WORK/data"
 
@@ -29,6 +30,14 @@ run_failing zero1 comm_fail_at=2:rank=2 --set dist.shard_optimizer=true
 grep -q "rank 2: gradient reduction 2 failed" "$WORK/zero1.err" \
   || { cat "$WORK/zero1.err"; fail "zero1: the failing rank's message is missing"; }
 
+# A rank that stalls (alive, never joining its 3rd reduction) is found by the others' timeout:
+# each waiting rank gives up after dist.timeout_s, prints why, and ends the job.
+run_failing stall comm_stall_at=3:rank=1 --set dist.timeout_s=3
+grep -q "rank 1 stalls at gradient reduction 3" "$WORK/stall.err" \
+  || { cat "$WORK/stall.err"; fail "stall: the stalling rank's note is missing"; }
+grep -Eq "molt: error: rank [02]: MPI .* has not finished after [0-9]+ s \(dist.timeout_s\)" \
+  "$WORK/stall.err" || { cat "$WORK/stall.err"; fail "stall: no timeout message from a waiting rank"; }
+
 run_failing malformed comm_fail_at=soon
 grep -q "MOLT_FAULT_INJECT: cannot read 'comm_fail_at=soon'" "$WORK/malformed.err" \
   || { cat "$WORK/malformed.err"; fail "malformed: no message naming MOLT_FAULT_INJECT"; }
@@ -37,4 +46,4 @@ grep -q "MOLT_FAULT_INJECT: cannot read 'comm_fail_at=soon'" "$WORK/malformed.er
 # The same job without a fault trains to the end: the failures above come from the seam.
 mpirun --oversubscribe --bind-to none -np 3 "$MOLT_BIN" train $(job healthy) >/dev/null 2>&1 \
   || fail "the job fails even without an injected fault"
-echo "4 passed, 0 failed"
+echo "5 passed, 0 failed"
