@@ -5,29 +5,16 @@
 #include <numeric>
 #include <string>
 
+#include "io/window_permutation.h"
 #include "kernels/error.h"
 
 namespace molt {
 namespace {
 
+using io::SplitMix64;  // the data order's generator: below() is exactly uniform
+
 // Python's round(): to nearest, ties to even (std::nearbyint in the default rounding mode).
 int round_half_even(double x) { return static_cast<int>(std::nearbyint(x)); }
-
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n); the modulo bias is below 2^-40 for the n used here.
-  uint64_t below(uint64_t n) { return next() % n; }
-
- private:
-  uint64_t state_;
-};
 
 // A uniformly random composition of `items` into `parts` positive lengths: choose parts−1
 // distinct cut points among the items−1 gaps (partial Fisher–Yates), sort, take differences.

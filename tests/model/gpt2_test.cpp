@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/error.h"
+#include "tests/model/model_test_support.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +14,8 @@
 
 namespace molt::model {
 namespace {
+
+using test_support::Download;
 
 GPT2Config TinyConfig() {
   GPT2Config c;
@@ -31,12 +34,6 @@ TokenBatch RandomBatch(int B, int T, int vocab, uint64_t seed) {
   for (int i = 0; i < B * T; ++i) batch.inputs.push_back(next());
   for (int i = 0; i < B * T; ++i) batch.targets.push_back(next());
   return batch;
-}
-
-std::vector<float> Download(kernels::Backend& backend, kernels::Tensor t) {
-  std::vector<float> host(t.count);
-  backend.download(host.data(), t);
-  return host;
 }
 
 TEST(GPT2Layout, PublishedSizesHaveTheirParameterCounts) {
@@ -162,35 +159,13 @@ TEST(GPT2Backward, HookCoversEveryGradientExactlyOnce) {
 }
 
 TEST(GPT2Backward, GradientsMatchFiniteDifferences) {
-  // Central differences of the mean loss in fp32 with step 1e-2 on a sample of weights from
-  // every tensor; fp32 rounding limits agreement to about 1e-2 relative on gradients of size
-  // ~1e-2, so the check is |fd − g| <= 2e-3 + 5e-2·|g|.
+  // 3 weights of every tensor; the bound is model_test_support.h's.
   auto backend = kernels::make_cpu_backend();
   GPT2 model(TinyConfig(), *backend);
   model.initialize(6);
   TokenBatch batch = RandomBatch(2, 8, 50, 2);
   const float scale = 1.0f / 16;
-  backend->fill(model.grads(), 0);
-  model.forward_backward(batch, scale, {});
-  auto grads = Download(*backend, model.grads());
-  auto params = Download(*backend, model.params());
-  auto loss_at = [&](size_t i, float value) {
-    std::vector<float> p = params;
-    p[i] = value;
-    backend->upload(model.params(), p.data());
-    return model.forward_backward(batch, 0.0f, {}) * scale;
-  };
-  int checked = 0;
-  for (const auto& e : model.table()) {
-    for (size_t k = 0; k < 3; ++k) {
-      size_t i = e.offset + (k * 7919) % e.count();
-      const float h = 1e-2f;
-      double fd = (loss_at(i, params[i] + h) - loss_at(i, params[i] - h)) / (2 * h);
-      EXPECT_NEAR(fd, grads[i], 2e-3 + 5e-2 * std::abs(grads[i])) << e.name << "[" << i - e.offset << "]";
-      ++checked;
-    }
-  }
-  EXPECT_EQ(checked, static_cast<int>(3 * model.table().size()));
+  test_support::ExpectGradientsMatchFiniteDifferences(model, *backend, batch, scale);
 }
 
 // Recomputation runs the same ops on the same inputs, so on the (deterministic) CPU backend

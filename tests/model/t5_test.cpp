@@ -16,9 +16,12 @@
 #include <vector>
 
 #include "kernels/error.h"
+#include "tests/model/model_test_support.h"
 
 namespace molt::model {
 namespace {
+
+using test_support::Download;
 
 T5Config TinyConfig() {
   T5Config c = t5_preset("tiny");
@@ -75,12 +78,6 @@ TokenBatch Rows(const TokenBatch& full, int first, int rows) {
   part.decoder_inputs = cut(full.decoder_inputs, full.target_tokens);
   part.targets = cut(full.targets, full.target_tokens);
   return part;
-}
-
-std::vector<float> Download(kernels::Backend& backend, kernels::Tensor t) {
-  std::vector<float> host(t.count);
-  backend.download(host.data(), t);
-  return host;
 }
 
 const TensorEntry* Find(const TensorTable& table, const std::string& name) {
@@ -325,36 +322,14 @@ TEST_P(T5Variant, RecomputeGivesTheSameNumbersWithLessMemory) {
 }
 
 TEST_P(T5Variant, GradientsMatchFiniteDifferences) {
-  // Central differences of the mean loss in fp32 (double accumulation of the token losses)
-  // with step 1e-2 on 3 weights of every tensor: |fd − g| <= 2e-3 + 5e-2·|g|, the same
-  // bound as the decoder's test (fp32 rounding of the loss limits agreement).
+  // 3 weights of every tensor, for every combination of the structure switches; the bound is
+  // model_test_support.h's, the same as the decoder's.
   auto backend = kernels::make_cpu_backend();
   T5 model(VariantConfig(GetParam()), *backend);
   model.initialize(6);
   TokenBatch batch = RandomBatch(2, 7, 5, 40, 2);
   const float scale = 1.0f / float(batch.counted_targets());
-  backend->fill(model.grads(), 0);
-  model.forward_backward(batch, scale, {});
-  auto grads = Download(*backend, model.grads());
-  auto params = Download(*backend, model.params());
-  auto loss_at = [&](size_t i, float value) {
-    std::vector<float> p = params;
-    p[i] = value;
-    backend->upload(model.params(), p.data());
-    return model.forward_backward(batch, 0.0f, {}) * scale;
-  };
-  int checked = 0;
-  for (const auto& e : model.table()) {
-    for (size_t k = 0; k < 3; ++k) {
-      size_t i = e.offset + (k * 7919) % e.count();
-      const float h = 1e-2f;
-      double fd = (loss_at(i, params[i] + h) - loss_at(i, params[i] - h)) / (2 * h);
-      EXPECT_NEAR(fd, grads[i], 2e-3 + 5e-2 * std::abs(grads[i]))
-          << e.name << "[" << i - e.offset << "]";
-      ++checked;
-    }
-  }
-  EXPECT_EQ(checked, static_cast<int>(3 * model.table().size()));
+  test_support::ExpectGradientsMatchFiniteDifferences(model, *backend, batch, scale);
 }
 
 TEST_P(T5Variant, EveryParameterGetsAGradientAndGreedyDecodingFollowsTheForwardPass) {
