@@ -208,18 +208,10 @@ class MpiComm final : public Comm {
   // The host collectives are non-blocking ones waited on with the timeout too: they are
   // where ranks meet between steps (the loss sum, the stop flag, checkpoint barriers).
   void sum(double* values, int count) override {
-    MPI_Request request = MPI_REQUEST_NULL;
-    check(MPI_Iallreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD,
-                         &request),
-          "Iallreduce");
-    wait(request, "Iallreduce");
+    all_reduce_in_place(values, count, MPI_DOUBLE, MPI_SUM);
   }
   void max(int64_t* values, int count) override {
-    MPI_Request request = MPI_REQUEST_NULL;
-    check(MPI_Iallreduce(MPI_IN_PLACE, values, count, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD,
-                         &request),
-          "Iallreduce");
-    wait(request, "Iallreduce");
+    all_reduce_in_place(values, count, MPI_INT64_T, MPI_MAX);
   }
   void broadcast(void* data, size_t bytes, int root) override {
     MPI_Request request = MPI_REQUEST_NULL;
@@ -243,6 +235,13 @@ class MpiComm final : public Comm {
  private:
   void wait(MPI_Request& request, const char* what) {
     wait_for(request, what, timeout_seconds_, rank());
+  }
+
+  void all_reduce_in_place(void* values, int count, MPI_Datatype type, MPI_Op op) {
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Iallreduce(MPI_IN_PLACE, values, count, type, op, MPI_COMM_WORLD, &request),
+          "Iallreduce");
+    wait(request, "Iallreduce");
   }
 
   // A host pointer to `full`: the buffer itself on the CPU, else a downloaded copy.
