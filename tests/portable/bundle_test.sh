@@ -102,7 +102,9 @@ grep -q "libhdf5_openmpi.so.103 lies outside" "$WORK/own.txt" || { cat "$WORK/ow
 mapfile -t objects < <(find "$bundle/bin" "$bundle/lib" -type f \( -perm -u+x -path '*/bin/*' -o -name '*.so*' \))
 [ "${#objects[@]}" -gt 100 ] || fail "only ${#objects[@]} objects in the bundle"
 for program in molt mpirun orted ompi_info molt_kernels_tests molt_model_tests molt_dist_tests; do
-  printf '%s\n' "${objects[@]}" | grep -qx "$bundle/bin/$program" || fail "bin/$program missing"
+  # grep without -q reads all its input: -q would exit at the first match, and printf, still
+  # writing, would fail with SIGPIPE, which pipefail turns into a false "missing".
+  printf '%s\n' "${objects[@]}" | grep -x "$bundle/bin/$program" >/dev/null || fail "bin/$program missing"
 done
 check --ldd "${objects[@]}" >"$WORK/ldd.txt" || { cat "$WORK/ldd.txt"; fail "ldd: libraries missing or outside the bundle"; }
 
