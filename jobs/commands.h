@@ -22,6 +22,7 @@ void add_bench_command(CLI::App& app);
 void add_fit_command(CLI::App& app);   // `molt fit`, in cmd_fit.cpp
 void add_plot_command(CLI::App& app);  // `molt plot`, in cmd_plot.cpp
 void add_plan_command(CLI::App& app);
+void add_memory_command(CLI::App& app);  // `molt memory`, in cmd_memory.cpp
 void add_sweep_command(CLI::App& app);  // `molt sweep`, in cmd_sweep.cpp
 void add_bench_model_command(CLI::App& bench);  // `molt bench model`, in bench_model.cpp
 

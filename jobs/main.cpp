@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   molt::add_fit_command(app);
   molt::add_plot_command(app);
   molt::add_plan_command(app);
+  molt::add_memory_command(app);
   molt::add_sweep_command(app);
   try {
     app.parse(argc, argv);

@@ -45,6 +45,9 @@ class GPT2 final : public LanguageModel {
   void initialize(uint64_t seed) override;
   double forward_backward(const TokenBatch& batch, float grad_scale,
                           const GradsReadyHook& on_grads_ready) override;
+  void reserve(int batch, int input_tokens, int /*target_tokens*/) override {
+    plan(batch, input_tokens);
+  }
   ParameterCounts parameter_counts() const override;
   double training_flops_per_example(int input_tokens, int target_tokens) const override;
 

@@ -75,6 +75,9 @@ class LanguageModel {
   // before that block's backward. The numbers are the same (the same ops on the same
   // inputs); the cost is one more forward pass of the blocks, about a third more compute.
   void set_recompute(bool on) { recompute_ = on; }
+  // Allocates now what a training step on micro-batches of this shape holds (the first
+  // forward pass would do it), so its memory can be counted before any step runs.
+  virtual void reserve(int batch, int input_tokens, int target_tokens) = 0;
   bool recompute() const { return recompute_; }
 
   // Training FLOPs (forward + backward) for one example of the given lengths.

@@ -71,6 +71,9 @@ class T5 final : public LanguageModel {
   // prefix_lengths must be empty (an encoder-decoder splits input from target by stack).
   double forward_backward(const TokenBatch& batch, float grad_scale,
                           const GradsReadyHook& on_grads_ready) override;
+  void reserve(int batch, int input_tokens, int target_tokens) override {
+    plan(batch, input_tokens, target_tokens);
+  }
   // total: every parameter. non_embedding (Kaplan's N): without shared.weight, lm_head and
   // the two relative position tables (the family's position parameters, as GPT-2's wpe).
   ParameterCounts parameter_counts() const override;
