@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "kernels/sizing_backend.h"
 #include "tests/kernels/kernel_test_support.h"
 
 namespace molt::kernels::testing {
@@ -62,6 +63,26 @@ TEST_F(TensorTest, MemoryUsageCountsLiveBuffersAndTheirPeak) {
   cpu->free(a);
   EXPECT_EQ(cpu->memory_usage().current_bytes, 0u);
   EXPECT_EQ(cpu->memory_usage().peak_bytes, 4000u);
+}
+
+TEST(SizingBackendTest, CountsDistinctBuffersAndRunsNoOp) {
+  auto sizing = make_sizing_backend(DType::kBF16);
+  EXPECT_EQ(sizing->compute_dtype(), DType::kBF16);
+  // Far more than this machine's memory: nothing is allocated.
+  Tensor a = sizing->allocate(DType::kF32, size_t(1) << 40);
+  Tensor b = sizing->allocate(DType::kBF16, 3);
+  EXPECT_NE(a.data, nullptr);
+  EXPECT_NE(a.data, b.data);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data) % 64, 0u);
+  EXPECT_EQ(sizing->memory_usage().current_bytes, (size_t(4) << 40) + 6);
+  sizing->upload(b, nullptr);  // nothing to write
+  sizing->fill(b, 0.0f);
+  EXPECT_THROW(sizing->copy(a, b), std::logic_error);
+  EXPECT_THROW(sizing->matmul_forward(a, a, a, Tensor{}, 1, 1, 1), std::logic_error);
+  sizing->free(a);
+  EXPECT_EQ(sizing->memory_usage().current_bytes, 6u);
+  EXPECT_EQ(sizing->memory_usage().peak_bytes, (size_t(4) << 40) + 6);
+  sizing->free(b);
 }
 
 TEST_F(TensorTest, SliceViewsTheRightElements) {
