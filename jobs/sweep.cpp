@@ -19,6 +19,7 @@
 #include "io/dataset_info.h"
 #include "io/file_ops.h"
 #include "jobs/config_schema.h"
+#include "jobs/memory_plan.h"
 #include "jobs/model_factory.h"
 #include "jobs/objective.h"
 #include "kernels/error.h"
@@ -361,6 +362,7 @@ struct SizedShape {
   std::string tag;  // "d64-l2"
   JobConfig job;    // base with shape, lr and batch
   ShapeCosts costs;
+  size_t memory_bytes = 0;  // one rank's device memory (jobs/memory_plan.h), no ZeRO-1
 };
 
 std::vector<SizedShape> resolve_shapes(const SweepSpec& spec, const JobConfig& base, int64_t vocab,
@@ -400,6 +402,7 @@ std::vector<SizedShape> resolve_shapes(const SweepSpec& spec, const JobConfig& b
       s.job.optimizer.lr = spec.lr_base * std::pow(double(s.costs.params_nonembed) /
                                                        spec.lr_at_params, -spec.lr_exponent);
     }
+    s.memory_bytes = plan_memory(s.job, vocab, 1, s.job.train.recompute).total();
     if (!spec.sizes.empty()) {
       const double target = spec.sizes[i - spec.models.size()];
       char line[160];
@@ -424,6 +427,7 @@ SweepRun make_run(const SweepSpec& spec, const SizedShape& s, const std::string&
   run.params_total = s.costs.params_total;
   run.params_nonembed = s.costs.params_nonembed;
   run.flops_per_token = s.costs.flops_per_token;
+  run.memory_bytes = s.memory_bytes;
   run.tokens = double(steps) * double(s.job.batch.global_batch) *
                double(s.costs.tokens_per_sequence);
   run.flops = run.tokens * s.costs.flops_per_token;
@@ -627,18 +631,20 @@ void write_sweep(const SweepPlan& plan) {
 std::string describe_plan(const SweepPlan& plan) {
   std::string out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-8s %-24s %12s %10s %10s %10s %8s %10s %6s\n", "kind", "name",
-                "N_nonembed", "N", "D", "C", "steps", "lr", "batch");
+  std::snprintf(line, sizeof line, "%-8s %-24s %12s %10s %10s %10s %8s %10s %6s %10s\n", "kind",
+                "name", "N_nonembed", "N", "D", "C", "steps", "lr", "batch", "GiB/rank");
   out += line;
   auto add = [&](const SweepRun& r) {
     const char* kind = r.kind == SweepRunKind::trunk    ? "trunk"
                        : r.kind == SweepRunKind::branch ? "branch"
                                                         : "run";
-    std::snprintf(line, sizeof line, "%-8s %-24s %12lld %10lld %10.4g %10.4g %8lld %10.3g %6lld",
-                  kind, r.name.c_str(), static_cast<long long>(r.params_nonembed),
+    std::snprintf(line, sizeof line,
+                  "%-8s %-24s %12lld %10lld %10.4g %10.4g %8lld %10.3g %6lld %10.3g", kind,
+                  r.name.c_str(), static_cast<long long>(r.params_nonembed),
                   static_cast<long long>(r.params_total), r.tokens, r.flops,
                   static_cast<long long>(r.job.train.steps), r.job.optimizer.lr,
-                  static_cast<long long>(r.job.batch.global_batch));
+                  static_cast<long long>(r.job.batch.global_batch),
+                  double(r.memory_bytes) / double(1 << 30));
     out += line;
     if (r.kind == SweepRunKind::branch)
       out += "  from step " + std::to_string(r.job.sweep.branch_step) + ", cooldown " +

@@ -80,6 +80,7 @@ struct SweepRun {
   double tokens = 0;  // D the run will have seen
   double flops = 0;   // C, as the trainer counts it
   double budget = 0;  // the C (or D) it was made for
+  size_t memory_bytes = 0;  // one rank's device memory, as `molt memory` counts it (no ZeRO-1)
 };
 
 struct SweepPlan {
