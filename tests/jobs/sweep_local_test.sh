@@ -34,6 +34,17 @@ min_steps = 4
 TOML
 expect_status 0 "$MOLT_BIN" sweep iso.toml
 [ "$(grep -vc '^#' iso/runs.txt)" -eq 4 ] || fail "iso/runs.txt should list 4 runs"
+# plan.txt's memory column is molt memory's total for each run's own job (3 digits, GiB).
+sized=0
+while read -r kind name _ _ _ _ _ _ _ gib _; do
+  [ "$kind" = run ] || continue
+  sized=$((sized + 1))
+  bytes=$("$MOLT_BIN" memory "iso/runs/$name/job.toml" | sed -n 's/^total_bytes=//p')
+  "$PY" -c 'import sys; got, want = float(sys.argv[1]), int(sys.argv[2]) / 2**30
+sys.exit(0 if abs(got - want) <= 5e-3 * want else 1)' "$gib" "$bytes" ||
+    fail "plan.txt says $gib GiB for $name, molt memory $bytes bytes"
+done <iso/plan.txt
+[ "$sized" -eq 4 ] || fail "plan.txt lists $sized runs, want 4"
 first=$(grep -v '^#' iso/runs.txt | head -1)
 expect_status 75 "$MOLT_BIN" train "$first" --stop-at 3
 expect_status 0 "$MOLT_BIN" sweep iso.toml --local
