@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "jobs/config.h"
 
@@ -32,5 +33,15 @@ struct MemoryPlan {
 // (whatever the job says). vocab_size is the model's vocabulary when the job leaves it to
 // the dataset (model.vocab_size = 0).
 MemoryPlan plan_memory(const JobConfig& job, int64_t vocab_size, int world, bool recompute);
+
+// Why the job cannot fit, or "" when it does: `ranks_on_device` ranks each needing
+// plan_memory(job, ..., job.train.recompute) against `free_bytes` on their device. The
+// message names both sizes and what would help (recomputation, with what it would need; a
+// smaller micro-batch; ZeRO-1 when there is more than one rank). The trainer checks this on a
+// GPU before it allocates anything, so a job that cannot fit ends with one message (exit 2)
+// instead of an out-of-memory error some way into its first step.
+std::string memory_shortfall(const JobConfig& job, const MemoryPlan& need,
+                             const MemoryPlan& recomputed, size_t free_bytes,
+                             int ranks_on_device, int world);
 
 }  // namespace molt

@@ -22,6 +22,7 @@
 #include "jobs/eval_sets.h"
 #include "jobs/evaluate.h"
 #include "jobs/lr_schedule.h"
+#include "jobs/memory_plan.h"
 #include "jobs/model_factory.h"
 #include "jobs/objective.h"
 #include "jobs/optimizer.h"
@@ -79,6 +80,7 @@ class Trainer {
   // Returns the mean loss of the global batch and sets grad_norm_.
   double train_step(int64_t step);
   void report_memory();
+  void check_device_memory();
   std::optional<double> model_flops_utilization(double flops, double seconds) const;
   // Sums the gradients over ranks (all of them, or this rank's shard under ZeRO-1) and
   // returns the global gradient norm.
@@ -146,6 +148,7 @@ void Trainer::set_up() {
   if (job_.run.device == "cpu") kernels::configure_cpu_threads(comm_->local_world());
   progress_ = std::make_unique<ProgressPrinter>(leader());
   dataset_ = io::read_dataset(job_.data.dataset);
+  check_device_memory();
   model_ = make_model(job_, dataset_.vocab_size, *backend_);
   model_->set_recompute(job_.train.recompute);
   resolve_model_shape(job_, dataset_.vocab_size);  // run.toml and checkpoints say the real shape
@@ -173,6 +176,24 @@ void Trainer::set_up() {
   state_bytes_ = backend_->memory_usage().current_bytes;
   peak_flops_ = job_.run.peak_tflops > 0 ? std::optional<double>(job_.run.peak_tflops * 1e12)
                                           : kernels::dense_peak_flops(*backend_);
+}
+
+// On a GPU, before the model allocates anything: a job that cannot fit ends here with one
+// message (jobs/memory_plan.h) rather than with an out-of-memory error in its first step.
+// Every rank measures before any allocates, so ranks sharing a GPU see the same free memory.
+void Trainer::check_device_memory() {
+  comm_->barrier();
+  const std::optional<size_t> free = backend_->device_memory_free();
+  comm_->barrier();
+  if (!free) return;
+  const int devices = std::max(1, kernels::cuda_device_count());
+  const int sharing = (comm_->local_world() + devices - 1) / devices;
+  const MemoryPlan need =
+      plan_memory(job_, dataset_.vocab_size, comm_->world(), job_.train.recompute);
+  const MemoryPlan recomputed = plan_memory(job_, dataset_.vocab_size, comm_->world(), true);
+  const std::string shortfall =
+      memory_shortfall(job_, need, recomputed, *free, sharing, comm_->world());
+  if (!shortfall.empty()) throw UserError(shortfall);
 }
 
 // One line after the first step, when the activations of a training step have been held:

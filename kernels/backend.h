@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace molt::kernels {
@@ -95,6 +96,9 @@ class Backend {
   virtual DType compute_dtype() const = 0;
   // The CUDA device ordinal this backend computes on; -1 for the CPU.
   virtual int cuda_device() const { return -1; }
+  // Device memory free now, in bytes, as the driver reports it; nullopt where there is no
+  // separate device memory to run out of (the CPU).
+  virtual std::optional<size_t> device_memory_free() const { return std::nullopt; }
 
   // ---- memory -------------------------------------------------------------------------
   // Allocations are zero-filled. free() takes what allocate() returned.

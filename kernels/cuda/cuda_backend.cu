@@ -78,6 +78,15 @@ void CudaBackend::raise_index_errors() {
                          " (found on the device by an earlier op)");
 }
 
+std::optional<size_t> CudaBackend::device_memory_free() const {
+  size_t free = 0, total = 0;
+  if (cudaSetDevice(device_) != cudaSuccess || cudaMemGetInfo(&free, &total) != cudaSuccess) {
+    cudaGetLastError();  // no answer is not a sticky error for the next launch check
+    return std::nullopt;
+  }
+  return free;
+}
+
 Tensor CudaBackend::allocate(DType dtype, size_t count) {
   Tensor tensor;
   tensor.dtype = dtype;

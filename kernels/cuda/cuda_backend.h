@@ -40,6 +40,7 @@ class CudaBackend final : public Backend {
 
   std::string name() const override { return "cuda:" + std::to_string(device_); }
   int cuda_device() const override { return device_; }
+  std::optional<size_t> device_memory_free() const override;
   DType compute_dtype() const override { return compute_dtype_; }
 
   // The stream every op runs on, for a communicator that must order itself after them.
