@@ -3,6 +3,7 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <algorithm>
 #include <fstream>
 #include <stdexcept>
 #include <string_view>
@@ -191,6 +192,7 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
 
 std::vector<std::string_view> Tokenizer::parts(std::string_view text, size_t target_bytes) const {
   if (!cuts_at_newlines()) return {text};
+  target_bytes = std::max<size_t>(target_bytes, 1);  // a part holds at least its newline
   std::vector<std::string_view> out;
   size_t start = 0;
   while (text.size() - start > target_bytes) {

@@ -121,7 +121,7 @@ TEST(DatasetPrep, TokenizerPartsEncodeLikeTheWholeText) {
     ASSERT_EQ(tokenizer.parts(text, whole).size(), 1u);
     const std::vector<int32_t> reference = tokenizer.encode_part(text, true);
     EXPECT_EQ(tokenizer.encode(text), reference);
-    for (size_t target : {1, 5, 17, 64, 300}) {
+    for (size_t target : {0, 1, 5, 17, 64, 300}) {
       std::vector<std::string_view> parts = tokenizer.parts(text, target);
       if (text.size() > 2 * target + 80) {
         EXPECT_GT(parts.size(), 1u) << "target " << target;
