@@ -3,7 +3,8 @@
 # total equals the peak a short training run reports (summary.json peak_memory_bytes) to the
 # byte, for GPT-2 and T5, with recomputation off and on, and on rank 0 of a 2-rank ZeRO-1 job
 # (which holds half of AdamW's state). bf16 halves the compute buffers and adds a bf16 copy
-# of the weights. Bad input is exit 2 with one message.
+# of the weights. --fit-gib finds the largest micro-batch within a limit. Bad input is exit 2
+# with one message.
 source "$MOLT_SOURCE_DIR/tests/fixtures/common.sh"
 make_dataset "$WORK/data"
 passed=0
@@ -61,6 +62,16 @@ assert bf16["AdamW m and v (f32)"] == f32["AdamW m and v (f32)"]
 # Compute buffers halve; the f32 statistics (norm rstd, lse, losses) and i32 ids do not.
 assert 0.5 * f32["activations (one micro-batch)"] < bf16["activations (one micro-batch)"] < 0.6 * f32["activations (one micro-batch)"], (f32, bf16)
 PY
+passed=$((passed + 1))
+
+# --fit-gib: the largest micro-batch whose total fits. A limit halfway between the totals at
+# micro-batches 6 and 7 must give 6; the same limit with recomputation gives more.
+total_at() { planned $(tiny_job_args "$WORK/data" "$WORK/x" --set batch.micro_batch=$1 --set batch.global_batch=$1); }
+limit=$("$PY" -c 'import sys; print(repr((int(sys.argv[1]) + int(sys.argv[2])) / 2 / 2**30))' "$(total_at 6)" "$(total_at 7)")
+"$MOLT_BIN" memory $(tiny_job_args "$WORK/data" "$WORK/x") --fit-gib "$limit" >"$WORK/fit.txt"
+grep -qx "largest_micro_batch_recompute_off=6" "$WORK/fit.txt" || { cat "$WORK/fit.txt"; fail "--fit-gib: want 6 sequences"; }
+on=$(sed -n 's/^largest_micro_batch_recompute_on=//p' "$WORK/fit.txt")
+[ "$on" -gt 6 ] || fail "--fit-gib: recomputation should fit more than 6 sequences, got $on"
 passed=$((passed + 1))
 
 expect_status 2 "$MOLT_BIN" memory $(tiny_job_args "$WORK/data" "$WORK/x") --world 0
