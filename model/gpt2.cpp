@@ -5,6 +5,7 @@
 #include <string>
 
 #include "kernels/error.h"
+#include "model/buffer_set.h"
 #include "model/flops.h"
 #include "model/gaussian_init.h"
 
@@ -31,17 +32,10 @@ struct GPT2::Activations {
   Tensor proj_scratch;                  // [N, C], output of either projection before the add
   // Backward scratch, each zeroed before use (backward ops add into gradients).
   Tensor dresidual, dln, datty, dqkv, dfch, dfch_gelu;
-  std::vector<Tensor> owned;            // everything above, for freeing
+  BufferSet buffers;                    // everything above
+
+  explicit Activations(kernels::Backend& backend) : buffers(backend) {}
 };
-
-namespace {
-
-Tensor allocate(kernels::Backend& backend, std::vector<Tensor>& owned, DType dtype, size_t n) {
-  owned.push_back(backend.allocate(dtype, n));
-  return owned.back();
-}
-
-}  // namespace
 
 GPT2::GPT2(const GPT2Config& config, kernels::Backend& backend)
     : config_(config), backend_(backend) {
@@ -52,11 +46,7 @@ GPT2::GPT2(const GPT2Config& config, kernels::Backend& backend)
   g_ = views(flat_->grads);
 }
 
-GPT2::~GPT2() {
-  if (acts_) {
-    for (Tensor t : acts_->owned) backend_.free(t);
-  }
-}
+GPT2::~GPT2() = default;
 
 void GPT2::build_table() {
   const int64_t C = config_.d_model, F = config_.ff_dim(), V = config_.vocab_size;
@@ -141,10 +131,8 @@ void GPT2::plan(int B, int T) {
     throw UserError("sequence length " + std::to_string(T) + " exceeds the model's n_ctx (" +
                     std::to_string(config_.n_ctx) + ")");
   }
-  if (acts_) {
-    for (Tensor t : acts_->owned) backend_.free(t);
-  }
-  acts_ = std::make_unique<Activations>();
+  acts_.reset();  // the old shape's buffers go before the new ones are allocated
+  acts_ = std::make_unique<Activations>(backend_);
   Activations& a = *acts_;
   a.batch = B;
   a.tokens = T;
@@ -152,7 +140,7 @@ void GPT2::plan(int B, int T) {
   const size_t N = static_cast<size_t>(B) * T, C = config_.d_model, F = config_.ff_dim();
   const size_t V = config_.vocab_size, H = config_.n_head;
   const DType act = backend_.compute_dtype();
-  auto alloc = [&](DType dtype, size_t n) { return allocate(backend_, a.owned, dtype, n); };
+  auto alloc = [&](DType dtype, size_t n) { return a.buffers.allocate(dtype, n); };
   a.ids = alloc(DType::kI32, N);
   a.targets = alloc(DType::kI32, N);
   a.prefix_lengths = alloc(DType::kI32, B);

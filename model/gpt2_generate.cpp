@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/error.h"
+#include "model/buffer_set.h"
 #include "model/gpt2.h"
 
 namespace molt::model {
@@ -21,9 +22,11 @@ namespace {
 
 // Buffers for one decoding step of one sequence, plus the per-layer caches.
 struct DecodeState {
-  std::vector<Tensor> owned;
+  BufferSet buffers;  // everything below
   Tensor id, x, h, qkv, atty, lse, proj, x2, fch, fch_gelu, logits, mean, rstd;
   std::vector<Tensor> k_cache, v_cache;
+
+  explicit DecodeState(kernels::Backend& backend) : buffers(backend) {}
 };
 
 }  // namespace
@@ -35,11 +38,8 @@ std::vector<int32_t> GPT2::generate(const std::vector<int32_t>& prompt, int max_
   const int C = config_.d_model, F = config_.ff_dim(), V = config_.vocab_size;
   const float eps = config_.layernorm_eps;
   const DType act = backend_.compute_dtype();
-  DecodeState s;
-  auto alloc = [&](DType dtype, size_t n) {
-    s.owned.push_back(backend_.allocate(dtype, n));
-    return s.owned.back();
-  };
+  DecodeState s(backend_);
+  auto alloc = [&](DType dtype, size_t n) { return s.buffers.allocate(dtype, n); };
   s.id = alloc(DType::kI32, 1);
   s.x = alloc(act, C), s.h = alloc(act, C), s.qkv = alloc(act, 3 * C), s.atty = alloc(act, C);
   s.lse = alloc(DType::kF32, config_.n_head), s.proj = alloc(act, C), s.x2 = alloc(act, C);
@@ -104,7 +104,6 @@ std::vector<int32_t> GPT2::generate(const std::vector<int32_t>& prompt, int max_
     if (next == stop_token || position >= config_.n_ctx) break;
     step(next, position++);
   }
-  for (Tensor t : s.owned) backend_.free(t);
   return generated;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "kernels/error.h"
+#include "model/buffer_set.h"
 #include "model/flops.h"
 #include "model/gaussian_init.h"
 
@@ -55,7 +56,9 @@ struct T5::Activations {
   Tensor dencoded;   // ∂loss/∂(encoder output) [B·Te, C], summed over decoder layers
   std::vector<Tensor> dsources;  // layerwise: ∂loss/∂(what decoder layer l reads) [B·Te, C]
   Tensor dcross_kv;  // [B·Te, 2·inner]
-  std::vector<Tensor> owned;
+  BufferSet buffers;  // everything above
+
+  explicit Activations(kernels::Backend& backend) : buffers(backend) {}
 };
 
 namespace {
@@ -96,11 +99,7 @@ T5::T5(const T5Config& config, kernels::Backend& backend) : config_(config), bac
   g_ = views(flat_->grads);
 }
 
-T5::~T5() {
-  if (acts_) {
-    for (Tensor t : acts_->owned) backend_.free(t);
-  }
-}
+T5::~T5() = default;
 
 T5::Layout T5::layout(const T5Config& config) {
   Layout layout;
@@ -259,20 +258,15 @@ void T5::plan(int B, int Te, int Td) {
   if (acts_ && acts_->batch == B && acts_->encoder.tokens == Te && acts_->decoder.tokens == Td &&
       acts_->recompute == recompute_)
     return;
-  if (acts_) {
-    for (Tensor t : acts_->owned) backend_.free(t);
-  }
-  acts_ = std::make_unique<Activations>();
+  acts_.reset();  // the old shape's buffers go before the new ones are allocated
+  acts_ = std::make_unique<Activations>(backend_);
   Activations& a = *acts_;
   a.batch = B;
   a.recompute = recompute_;
   const size_t C = config_.d_model, I = config_.inner_dim(), F = config_.d_ff;
   const size_t H = config_.n_head, V = config_.vocab_size;
   const DType act = backend_.compute_dtype();
-  auto alloc = [&](DType dtype, size_t n) {
-    a.owned.push_back(backend_.allocate(dtype, n));
-    return a.owned.back();
-  };
+  auto alloc = [&](DType dtype, size_t n) { return a.buffers.allocate(dtype, n); };
   auto plan_stack = [&](Stack& s, bool decoder, int T) {
     const size_t N = size_t(B) * T, Ne = size_t(B) * Te;
     s.decoder = decoder;

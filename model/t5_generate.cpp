@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/error.h"
+#include "model/buffer_set.h"
 #include "model/t5.h"
 
 namespace molt::model {
@@ -20,9 +21,11 @@ namespace {
 
 // Buffers for one decoding step of one sequence, and the caches.
 struct DecodeState {
-  std::vector<Tensor> owned;
+  BufferSet buffers;  // everything below
   Tensor id, x, h, qkv, att, lse, proj, q, gate, linear, gated, logits, rstd, buckets, bias;
   std::vector<Tensor> k_cache, v_cache, cross_kv;
+
+  explicit DecodeState(kernels::Backend& backend) : buffers(backend) {}
 };
 
 }  // namespace
@@ -43,11 +46,8 @@ std::vector<int32_t> T5::generate(const std::vector<int32_t>& input, int max_new
 
   const Tensor encoded = encode_only(input);
 
-  DecodeState s;
-  auto alloc = [&](DType dtype, size_t n) {
-    s.owned.push_back(backend_.allocate(dtype, n));
-    return s.owned.back();
-  };
+  DecodeState s(backend_);
+  auto alloc = [&](DType dtype, size_t n) { return s.buffers.allocate(dtype, n); };
   s.id = alloc(DType::kI32, 1);
   s.x = alloc(act, C), s.h = alloc(act, C), s.qkv = alloc(act, 3 * I), s.att = alloc(act, I);
   s.lse = alloc(DType::kF32, H), s.proj = alloc(act, C), s.q = alloc(act, I);
@@ -116,7 +116,6 @@ std::vector<int32_t> T5::generate(const std::vector<int32_t>& input, int max_new
     if (next == stop_token || position >= max_len) break;
     step(next, position);
   }
-  for (Tensor t : s.owned) backend_.free(t);
   return generated;
 }
 
