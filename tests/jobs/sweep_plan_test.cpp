@@ -3,22 +3,43 @@
 #include "jobs/sweep.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "kernels/error.h"
 
 namespace molt {
 namespace {
 
+// A file in the temporary folder that belongs to this process: ctest runs each test case as
+// its own process, in parallel, and one writing a shared path while another reads it would
+// hand the reader a torn file.
+// Removed when the process ends.
+std::string own_temp_path(const std::string& name) {
+  struct Files {
+    std::vector<std::string> paths;
+    ~Files() {
+      for (const std::string& path : paths) std::filesystem::remove(path);
+    }
+  };
+  static Files files;
+  files.paths.push_back((std::filesystem::temp_directory_path() /
+                         ("molt-sweep-test-" + std::to_string(getpid()) + "-" + name))
+                            .string());
+  return files.paths.back();
+}
+
 // A base job that needs no dataset (the vocabulary is given).
 std::string base_job() {
   static const std::string path = [] {
-    std::string p = (std::filesystem::temp_directory_path() / "molt-sweep-test-base.toml").string();
+    std::string p = own_temp_path("base.toml");
     std::ofstream(p) << "[run]\ndir = \"unused\"\n[model]\nvocab_size = 512\nd_model = 64\n"
                         "n_layer = 2\nn_head = 4\nd_ff = 256\n[data]\ndataset = \"none\"\n"
                         "seq_len = 32\n[batch]\nglobal_batch = 8\nmicro_batch = 4\n"
@@ -128,8 +149,7 @@ TEST(SweepPlan, TokensPerParamWindowSkipsIsoFlopCornersAndListsThem) {
 }
 
 TEST(SweepPlan, EncdecSizesGetAGatedFeedForwardWidth) {
-  const std::string path =
-      (std::filesystem::temp_directory_path() / "molt-sweep-test-encdec.toml").string();
+  const std::string path = own_temp_path("encdec.toml");
   std::ifstream decoder(base_job());
   std::string text((std::istreambuf_iterator<char>(decoder)), std::istreambuf_iterator<char>());
   text.replace(text.find("[model]\n"), 8, "[model]\nfamily = \"encdec\"\n");
