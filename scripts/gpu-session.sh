@@ -35,6 +35,23 @@ MOLT_BIN=$(command -v molt) || { echo "gpu-session: no molt in the bundle"; exit
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export MOLT_BIN MOLT_SOURCE_DIR=$here MOLT_PYTHON=$py
 
+# What `molt memory` counts for the benchmark's two shapes: molt's measured peak_memory_bytes
+# in the benchmark must equal these (both count the same buffers; on the CPU they agree to
+# the byte), which checks the count on a GPU in bf16.
+expected_memory() {
+  local shape=(--set run.dir=unused --set data.dataset=unused --set model.d_model=0
+    --set model.n_layer=0 --set model.n_head=0 --set model.d_ff=0 --set model.n_ctx=0
+    --set run.device=cuda --set run.precision=bf16)
+  local gpt2=${GPT2_MICRO_BATCH:-16} t5=${T5_MICRO_BATCH:-32}
+  echo "molt memory, GPT-2 124M x $gpt2: $(molt memory "$here/jobs/examples/tiny-gpt.toml" \
+    "${shape[@]}" --vocab-size 50257 --set model.preset=gpt2 --set data.seq_len=1024 \
+    --set batch.micro_batch="$gpt2" --set batch.global_batch="$gpt2" | grep '^total_bytes=')"
+  echo "molt memory, T5 v1.1 base x $t5: $(molt memory "$here/jobs/examples/tiny-t5.toml" \
+    "${shape[@]}" --set model.d_kv=0 --set model.n_decoder_layer=0 --vocab-size 32128 \
+    --set model.preset=base --set data.seq_len=512 --set batch.micro_batch="$t5" \
+    --set batch.global_batch="$t5" | grep '^total_bytes=')"
+}
+
 run_step() {
   local step=$1 limit=$step_timeout
   case $step in
@@ -48,7 +65,8 @@ run_step() {
         --gtest_output="json:$out/$step.json" ;;
     train) timeout "$limit" bash "$here/tests/jobs/cuda_train_test.sh" ;;
     export) MOLT_ALLOW_NO_H5PY=1 timeout "$limit" bash "$here/tests/io/export_test.sh" ;;
-    bench) timeout "${BENCH_TIMEOUT_S:-540}" bash "$here/scripts/bench-gpu.sh" "$MOLT_BIN" ;;
+    bench) expected_memory
+           timeout "${BENCH_TIMEOUT_S:-540}" bash "$here/scripts/bench-gpu.sh" "$MOLT_BIN" ;;
     *) echo "unknown step $step (info kernels model dist train export bench)"; return 2 ;;
   esac
 }
