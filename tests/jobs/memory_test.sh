@@ -64,6 +64,23 @@ assert 0.5 * f32["activations (one micro-batch)"] < bf16["activations (one micro
 PY
 passed=$((passed + 1))
 
+# molt bench model (the benchmark's molt side) counts the same: its measured peak equals molt
+# memory's total for the same preset and shape (GPU benchmark runs compare the two in bf16).
+preset_args=(--set run.dir=unused --set data.dataset=unused --set model.preset=tiny
+  --set model.d_model=0 --set model.n_layer=0 --set model.n_head=0 --set model.d_ff=0
+  --set model.n_ctx=0 --set batch.micro_batch=4 --set batch.global_batch=4 --vocab-size 512)
+bench_peak() { "$MOLT_BIN" bench model "$@" --preset tiny --vocab-size 512 --micro-batch 4 \
+  --steps 1 --warmup 0 | sed -n 's/^peak_memory_bytes=//p'; }
+want=$(bench_peak --seq-len 32)
+got=$(planned "$MOLT_SOURCE_DIR/jobs/examples/tiny-gpt.toml" "${preset_args[@]}" --set data.seq_len=32)
+[ "$got" = "$want" ] || fail "GPT-2 tiny: molt memory $got bytes, molt bench model peaked at $want"
+# Span corruption turns 64 encoder tokens into 14 target tokens.
+want=$(bench_peak --family encdec --seq-len 64 --target-len 14)
+got=$(planned "$MOLT_SOURCE_DIR/jobs/examples/tiny-t5.toml" "${preset_args[@]}" --set model.d_kv=0 \
+  --set model.n_decoder_layer=0 --set data.seq_len=64)
+[ "$got" = "$want" ] || fail "T5 tiny: molt memory $got bytes, molt bench model peaked at $want"
+passed=$((passed + 1))
+
 # --fit-gib: the largest micro-batch whose total fits. A limit halfway between the totals at
 # micro-batches 6 and 7 must give 6; the same limit with recomputation gives more.
 total_at() { planned $(tiny_job_args "$WORK/data" "$WORK/x" --set batch.micro_batch=$1 --set batch.global_batch=$1); }
