@@ -23,6 +23,7 @@
 #include "jobs/model_factory.h"
 #include "jobs/objective.h"
 #include "kernels/error.h"
+#include "kernels/sizing_backend.h"
 
 namespace molt {
 namespace fs = std::filesystem;
@@ -505,10 +506,8 @@ SweepPlan expand_sweep(const SweepSpec& spec) {
   }
   int64_t vocab = base.model.vocab_size;
   if (vocab == 0) vocab = io::read_dataset(base.data.dataset).vocab_size;
-  JobConfig cpu = base;  // shapes are costed on the CPU backend: nothing is computed
-  cpu.run.device = "cpu";
-  cpu.run.precision = "fp32";
-  auto backend = make_backend(cpu);
+  // Shapes are costed on the sizing backend: models are built to be counted, never run.
+  auto backend = kernels::make_sizing_backend(kernels::DType::kF32);
 
   SweepPlan plan;
   plan.name = spec.name;

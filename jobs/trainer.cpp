@@ -182,6 +182,7 @@ void Trainer::set_up() {
 // message (jobs/memory_plan.h) rather than with an out-of-memory error in its first step.
 // Every rank measures before any allocates, so ranks sharing a GPU see the same free memory.
 void Trainer::check_device_memory() {
+  if (job_.run.device != "cuda") return;  // the same on every rank, so are the barriers
   comm_->barrier();
   const std::optional<size_t> free = backend_->device_memory_free();
   comm_->barrier();
@@ -190,10 +191,9 @@ void Trainer::check_device_memory() {
   const int sharing = (comm_->local_world() + devices - 1) / devices;
   const MemoryPlan need =
       plan_memory(job_, dataset_.vocab_size, comm_->world(), job_.train.recompute);
+  if (need.total() * size_t(sharing) <= *free) return;
   const MemoryPlan recomputed = plan_memory(job_, dataset_.vocab_size, comm_->world(), true);
-  const std::string shortfall =
-      memory_shortfall(job_, need, recomputed, *free, sharing, comm_->world());
-  if (!shortfall.empty()) throw UserError(shortfall);
+  throw UserError(memory_shortfall(job_, need, recomputed, *free, sharing, comm_->world()));
 }
 
 // One line after the first step, when the activations of a training step have been held:

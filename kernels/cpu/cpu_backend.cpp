@@ -21,9 +21,9 @@ namespace molt::kernels::cpu {
 namespace {
 
 constexpr size_t kAlignmentBytes = 64;
-// Buffers this large are mapped from the kernel: its pages are already zero and none is
-// touched before use, so a model built only to read its counts (molt sweep costing a
-// 1B-parameter shape) takes neither time nor memory. Smaller ones: aligned_alloc + memset.
+// Buffers this large are mapped from the kernel: its pages are already zero, so a large
+// allocation costs no memset and no memory until it is used. Smaller ones: aligned_alloc +
+// memset. (Models built only to be counted use kernels/sizing_backend.h instead.)
 constexpr size_t kMappedBytes = size_t(1) << 20;
 
 // aligned_alloc wants a size that is a multiple of the alignment.
