@@ -23,9 +23,11 @@
 //   * Backward is two kernels: dQ (and dbias) over query rows, dK and dV over key rows.
 //     Each recomputes P, so no row ever needs another row's partial sums: no atomics on
 //     dq, dk, dv, whose += is then a plain read-modify-write. dbias sums over the batch,
-//     so it takes atomicAdd (f32).
-//   * All products are CUDA-core FMAs in f32. Tensor-core MMA tiles (FlashAttention-2
-//     style) would be several times faster; this is the reference to profile against.
+//     so when it is wanted a dQ block owns one head for every b and adds them in order.
+//     Nothing is written by two blocks: two runs give the same bits.
+//   * All products are CUDA-core FMAs in f32. These kernels run every f32 op; bf16 ops
+//     with head_dim 16/32/64/128 run the tensor-core kernels (attention_tensor_core.cu),
+//     which these are the reference for (choose_attention_kernel, attention.h).
 // Masks: every mask molt has makes the visible keys of query i a prefix [0, limit_i) of
 // the keys, with limit_i non-decreasing in i (same VisibleKeys rule as cpu/attention.cpp).
 // So a block of queries stops at the limit of its last row, and a block of keys skips the
@@ -33,8 +35,11 @@
 // A query that sees no key (causal with Tq > Tk) gets out = 0, lse = −inf, no gradient.
 #include "kernels/cuda/attention.h"
 
+#include <cstdlib>
 #include <string>
 
+#include "kernels/cuda/attention_args.cuh"
+#include "kernels/cuda/attention_tensor_core.h"
 #include "kernels/cuda/checks.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/reductions.cuh"
@@ -46,51 +51,6 @@ constexpr int kWarps = 8;                     // rows per block
 constexpr int kThreads = kWarps * kWarpSize;  // 256
 constexpr int kTile = kWarpSize;              // rows of the other side per tile: one per lane
 constexpr int kDimsPerLane = kMaxAttentionHeadDim / kWarpSize;
-
-// Everything a kernel needs, passed by value. Absent arrays are null / not present.
-struct AttentionArgs {
-  FloatArray q, k, v, out, dout, dq, dk, dv;
-  float* lse = nullptr;         // [B, H, Tq]
-  float* delta = nullptr;       // [B, H, Tq], backward scratch: δ_i
-  const float* bias = nullptr;  // [H, Tq, Tk]
-  float* dbias = nullptr;       // [H, Tq, Tk]
-  const int32_t* prefix_lengths = nullptr;
-  int batch, q_tokens, kv_tokens, heads, head_dim, q_stride, kv_stride;
-  float scale;
-  AttentionMask mask;
-};
-
-// Query i sees keys [0, visible_limit(i)).
-__device__ __forceinline__ int visible_limit(const AttentionArgs& a, int i, int prefix) {
-  if (a.mask == AttentionMask::kBidirectional) return a.kv_tokens;
-  int limit = i + (a.kv_tokens - a.q_tokens) + 1;
-  if (a.mask == AttentionMask::kPrefix) limit = max(limit, prefix);
-  return min(max(limit, 0), a.kv_tokens);
-}
-
-__device__ __forceinline__ int prefix_of(const AttentionArgs& a, int b) {
-  return a.mask == AttentionMask::kPrefix ? a.prefix_lengths[b] : 0;
-}
-
-// Element offsets of (b, token, h, d = 0) in each layout.
-__device__ __forceinline__ size_t q_at(const AttentionArgs& a, int b, int i, int h) {
-  return (static_cast<size_t>(b) * a.q_tokens + i) * a.q_stride +
-         static_cast<size_t>(h) * a.head_dim;
-}
-__device__ __forceinline__ size_t kv_at(const AttentionArgs& a, int b, int j, int h) {
-  return (static_cast<size_t>(b) * a.kv_tokens + j) * a.kv_stride +
-         static_cast<size_t>(h) * a.head_dim;
-}
-__device__ __forceinline__ size_t out_at(const AttentionArgs& a, int b, int i, int h) {
-  return (static_cast<size_t>(b) * a.q_tokens + i) * a.heads * a.head_dim +
-         static_cast<size_t>(h) * a.head_dim;
-}
-__device__ __forceinline__ size_t row_at(const AttentionArgs& a, int b, int h, int i) {
-  return (static_cast<size_t>(b) * a.heads + h) * a.q_tokens + i;
-}
-__device__ __forceinline__ size_t bias_at(const AttentionArgs& a, int h, int i, int j) {
-  return (static_cast<size_t>(h) * a.q_tokens + i) * a.kv_tokens + j;
-}
 
 // tile[r][d] (row pitch D+1) ← rows first..first+kTile of a strided tensor, 0 past `rows`.
 // `at(row)` is the element offset of the row's head slice. Called by the whole block.
@@ -192,7 +152,10 @@ __global__ void __launch_bounds__(kThreads) delta_kernel(AttentionArgs a) {
   if (lane == 0) a.delta[row] = sum;
 }
 
-// dQ (and dbias) over query rows; grid (B·H, ⌈Tq / kWarps⌉).
+// dQ (and dbias) over query rows. dbias[h] sums dS over the batch, so when it is wanted a
+// block owns (h, a tile of queries) for every b and adds the batch in order: grid
+// (H, ⌈Tq / kWarps⌉). Otherwise a block owns one (b, h): grid (B·H, ⌈Tq / kWarps⌉).
+// No two blocks ever write one element, so the result does not depend on scheduling.
 // shared: K, V tiles [kTile][D+1], q rows and dO rows [kWarps][D].
 __global__ void __launch_bounds__(kThreads) backward_query_kernel(AttentionArgs a) {
   extern __shared__ float shared[];
@@ -201,62 +164,68 @@ __global__ void __launch_bounds__(kThreads) backward_query_kernel(AttentionArgs 
   float* v_tile = k_tile + kTile * (D + 1);
   float* q_rows = v_tile + kTile * (D + 1);
   float* do_rows = q_rows + kWarps * D;
-  const int b = blockIdx.x / a.heads, h = blockIdx.x % a.heads;
+  const bool whole_batch = a.dbias != nullptr;
+  const int h = blockIdx.x % a.heads;
+  const int b_begin = whole_batch ? 0 : blockIdx.x / a.heads;
+  const int b_end = whole_batch ? a.batch : b_begin + 1;
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
   const int first_row = blockIdx.y * kWarps;
   const int i = first_row + warp;
   const bool active = i < a.q_tokens;
-  const int prefix = prefix_of(a, b);
-  const int limit = active ? visible_limit(a, i, prefix) : 0;
-  const int block_limit = visible_limit(a, min(first_row + kWarps, a.q_tokens) - 1, prefix);
-
   float* q_row = q_rows + warp * D;
   float* do_row = do_rows + warp * D;
-  float lse = 0.0f, delta = 0.0f;
-  if (active) {
-    for (int d = lane; d < D; d += kWarpSize) {
-      q_row[d] = a.scale * a.q.load(q_at(a, b, i, h) + d);
-      do_row[d] = a.dout.load(out_at(a, b, i, h) + d);
-    }
-    lse = a.lse[row_at(a, b, h, i)];
-    delta = a.delta[row_at(a, b, h, i)];
-  }
-  float dq[kDimsPerLane];
-#pragma unroll
-  for (int e = 0; e < kDimsPerLane; ++e) dq[e] = 0.0f;
 
-  for (int j0 = 0; j0 < block_limit; j0 += kTile) {
-    __syncthreads();
-    load_tile(k_tile, a.k, j0, a.kv_tokens, D, [&](int j) { return kv_at(a, b, j, h); });
-    load_tile(v_tile, a.v, j0, a.kv_tokens, D, [&](int j) { return kv_at(a, b, j, h); });
-    __syncthreads();
-    if (!active || j0 >= limit) continue;
-    const int j = j0 + lane;
-    float ds = 0.0f;
-    if (j < limit) {
-      float s = dot(q_row, k_tile + lane * (D + 1), D);
-      if (a.bias != nullptr) s += a.bias[bias_at(a, h, i, j)];
-      const float p = expf(s - lse);
-      const float dp = dot(do_row, v_tile + lane * (D + 1), D);
-      ds = p * (dp - delta);
-      if (a.dbias != nullptr) atomicAdd(a.dbias + bias_at(a, h, i, j), ds);
+  for (int b = b_begin; b < b_end; ++b) {
+    const int prefix = prefix_of(a, b);
+    const int limit = active ? visible_limit(a, i, prefix) : 0;
+    const int block_limit = visible_limit(a, min(first_row + kWarps, a.q_tokens) - 1, prefix);
+    __syncthreads();  // the previous b's rows and tiles are consumed
+    float lse = 0.0f, delta = 0.0f;
+    if (active) {
+      for (int d = lane; d < D; d += kWarpSize) {
+        q_row[d] = a.scale * a.q.load(q_at(a, b, i, h) + d);
+        do_row[d] = a.dout.load(out_at(a, b, i, h) + d);
+      }
+      lse = a.lse[row_at(a, b, h, i)];
+      delta = a.delta[row_at(a, b, h, i)];
     }
-    for (int r = 0; r < kTile; ++r) {
-      const float dsr = __shfl_sync(kFullWarp, ds, r);
-      const float* k_row = k_tile + r * (D + 1);
+    float dq[kDimsPerLane];
 #pragma unroll
-      for (int e = 0; e < kDimsPerLane; ++e) {
-        const int d = lane + e * kWarpSize;
-        if (d < D) dq[e] += dsr * k_row[d];
+    for (int e = 0; e < kDimsPerLane; ++e) dq[e] = 0.0f;
+
+    for (int j0 = 0; j0 < block_limit; j0 += kTile) {
+      __syncthreads();
+      load_tile(k_tile, a.k, j0, a.kv_tokens, D, [&](int j) { return kv_at(a, b, j, h); });
+      load_tile(v_tile, a.v, j0, a.kv_tokens, D, [&](int j) { return kv_at(a, b, j, h); });
+      __syncthreads();
+      if (!active || j0 >= limit) continue;
+      const int j = j0 + lane;
+      float ds = 0.0f;
+      if (j < limit) {
+        float s = dot(q_row, k_tile + lane * (D + 1), D);
+        if (a.bias != nullptr) s += a.bias[bias_at(a, h, i, j)];
+        const float p = expf(s - lse);
+        const float dp = dot(do_row, v_tile + lane * (D + 1), D);
+        ds = p * (dp - delta);
+        if (a.dbias != nullptr) a.dbias[bias_at(a, h, i, j)] += ds;
+      }
+      for (int r = 0; r < kTile; ++r) {
+        const float dsr = __shfl_sync(kFullWarp, ds, r);
+        const float* k_row = k_tile + r * (D + 1);
+#pragma unroll
+        for (int e = 0; e < kDimsPerLane; ++e) {
+          const int d = lane + e * kWarpSize;
+          if (d < D) dq[e] += dsr * k_row[d];
+        }
       }
     }
-  }
-  if (!active || !a.dq.present()) return;
-  const size_t at = q_at(a, b, i, h);
+    if (!active || !a.dq.present()) continue;
+    const size_t at = q_at(a, b, i, h);
 #pragma unroll
-  for (int e = 0; e < kDimsPerLane; ++e) {
-    const int d = lane + e * kWarpSize;
-    if (d < D) a.dq.store(at + d, a.dq.load(at + d) + a.scale * dq[e]);
+    for (int e = 0; e < kDimsPerLane; ++e) {
+      const int d = lane + e * kWarpSize;
+      if (d < D) a.dq.store(at + d, a.dq.load(at + d) + a.scale * dq[e]);
+    }
   }
 }
 
@@ -398,10 +367,24 @@ dim3 grid_over(const AttentionArgs& a, int rows) {
 
 }  // namespace
 
+AttentionKernel choose_attention_kernel(bool bf16_operands, int head_dim) {
+  const char* set = std::getenv("MOLT_CUDA_ATTENTION");
+  const std::string mode = set != nullptr ? set : "";
+  if (mode == "reference") return AttentionKernel::kReference;
+  require(mode.empty() || mode == "auto",
+          "MOLT_CUDA_ATTENTION must be \"auto\" or \"reference\", not \"" + mode + "\"");
+  return bf16_operands && tensor_core_head_dim(head_dim) ? AttentionKernel::kTensorCore
+                                                         : AttentionKernel::kReference;
+}
+
 void attention_forward(const DeviceContext& ctx, Tensor out, Tensor lse, Tensor q, Tensor k,
                        Tensor v, Tensor bias, Tensor prefix_lengths, const AttentionShape& shape) {
   const AttentionArgs a = attention_inputs(out, lse, q, k, v, bias, prefix_lengths, shape);
   if (a.batch == 0 || a.q_tokens == 0) return;
+  if (choose_attention_kernel(a.q.bf16 && a.k.bf16 && a.v.bf16, a.head_dim) ==
+      AttentionKernel::kTensorCore) {
+    return tensor_core_attention_forward(ctx, a);
+  }
   forward_kernel<<<grid_over(a, a.q_tokens), kThreads, forward_shared_bytes(a.head_dim),
                    ctx.stream>>>(a);
   MOLT_CUDA_CHECK_LAUNCH();
@@ -425,9 +408,15 @@ void attention_backward(const DeviceContext& ctx, Tensor dq, Tensor dk, Tensor d
   a.delta = ctx.scratch->floats(rows);
   delta_kernel<<<static_cast<unsigned>((rows + kWarps - 1) / kWarps), kThreads, 0, ctx.stream>>>(a);
   MOLT_CUDA_CHECK_LAUNCH();
+  if (choose_attention_kernel(a.q.bf16 && a.k.bf16 && a.v.bf16 && a.dout.bf16, a.head_dim) ==
+      AttentionKernel::kTensorCore) {
+    return tensor_core_attention_backward(ctx, a);
+  }
   if (a.dq.present() || a.dbias != nullptr) {
-    backward_query_kernel<<<grid_over(a, a.q_tokens), kThreads, query_shared_bytes(a.head_dim),
-                            ctx.stream>>>(a);
+    // with dbias, a block owns one head for the whole batch (see backward_query_kernel)
+    const dim3 grid(a.dbias != nullptr ? a.heads : a.batch * a.heads,
+                    (a.q_tokens + kWarps - 1) / kWarps);
+    backward_query_kernel<<<grid, kThreads, query_shared_bytes(a.head_dim), ctx.stream>>>(a);
     MOLT_CUDA_CHECK_LAUNCH();
   }
   if (a.dk.present() || a.dv.present()) {

@@ -3,11 +3,11 @@
 #  1. CUDA fp32 follows the CPU run: every step's loss within 1e-3.
 #  2. CUDA bf16 follows it too: every step within 0.1, the mean of the last 5 within 0.05
 #     (bf16 keeps 8 significant bits; training follows the curve, not its bits).
-#  3. Resume on CUDA in fp32: a run stopped at step 10 and resumed ends within 1e-3 of the
-#     straight run at every step (not bit-identical: the embedding gradient adds with
-#     atomics on the GPU, so its order varies between runs); the step-10 checkpoint holds
-#     exactly what was trained (molt eval of it gives the trainer's step-10 val_loss); two
-#     resumes from the same checkpoint agree bit for bit on their first loss.
+#  3. Resume on CUDA: a run stopped at step 10 and resumed has the straight run's losses bit
+#     for bit, in fp32 and in bf16 (no CUDA kernel adds with atomics, so a step's sums
+#     are in the same order every run); the step-10 checkpoint holds exactly what was
+#     trained (molt eval of it gives the trainer's step-10 val_loss); two resumes from the
+#     same checkpoint agree bit for bit on their first loss.
 #  4. NCCL with one rank (mpirun -np 1, dist.backend = "nccl") trains like the plain run.
 #  5. Two ranks on one GPU: dist.backend = "nccl" is refused (exit 2, NCCL needs a GPU per
 #     rank); "auto" falls back to MPI staged through host memory and matches one rank
@@ -71,7 +71,7 @@ expect_status 75 "$MOLT_BIN" train $(args "$WORK/split" "${cuda[@]}") --stop-at 
 cp -r "$WORK/split" "$WORK/split2"
 "$MOLT_BIN" train $(args "$WORK/split" "${cuda[@]}") >"$WORK/resumed.log" 2>&1 || { cat "$WORK/resumed.log"; fail "resume failed"; }
 grep -q "resumed from" "$WORK/resumed.log" || fail "the second run did not resume"
-compare cuda32 split 1e-3 || fail "the resumed CUDA run does not follow the straight one"
+compare cuda32 split 0 || fail "the resumed CUDA fp32 run is not bit-identical to the straight one"
 "$MOLT_BIN" train $(args "$WORK/split2" "${cuda[@]}") --stop-at 11 >"$WORK/resumed2.log" 2>&1 || [ $? -eq 75 ] \
   || { cat "$WORK/resumed2.log"; fail "second resume failed"; }
 step11() { "$PY" -c 'import json,sys
@@ -88,6 +88,10 @@ evaluated=$("$MOLT_BIN" eval "$WORK/split/checkpoints/step_00000010" | sed -n 's
 "$PY" -c 'import sys; a, b = map(float, sys.argv[1:3]); sys.exit(0 if abs(a - b) <= 1e-6 * abs(b) else 1)' \
   "$evaluated" "$trained" || fail "the step-10 checkpoint evaluates to $evaluated, the trainer measured $trained"
 echo "  resume: step-10 checkpoint evaluates to $evaluated (trainer: $trained); step 11 identical across resumes"
+bf16=(--set run.device=cuda --set run.precision=bf16)
+expect_status 75 "$MOLT_BIN" train $(args "$WORK/split16" "${bf16[@]}") --stop-at 10
+"$MOLT_BIN" train $(args "$WORK/split16" "${bf16[@]}") >"$WORK/resumed16.log" 2>&1 || { cat "$WORK/resumed16.log"; fail "bf16 resume failed"; }
+compare cuda16 split16 0 || fail "the resumed CUDA bf16 run is not bit-identical to the straight one"
 passed=$((passed + 1))
 
 # 4: NCCL, one rank.

@@ -34,11 +34,14 @@
 // The binary exists only in builds with nvcc (tests/CMakeLists.txt).
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <ostream>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -492,6 +495,159 @@ TEST_P(CudaBackendTest, PositionBiasMatchesCpu) {
   EXPECT_TRUE(same(gdt, cdt, kPositionBiasBackward));
 }
 
+// Token ids the way text has them: a few ids take a large share of the rows (id 0 about a
+// sixth here), many ids appear once or twice, and most of the vocabulary not at all.
+std::vector<int32_t> skewed_ids(size_t n, int vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  std::vector<int32_t> ids(n);
+  for (int32_t& id : ids)
+    id = std::min(vocab - 1, static_cast<int32_t>(vocab * std::pow(uniform(rng), 6.0)));
+  return ids;
+}
+
+// T5's bucket map in miniature: bucket min(|i − j|, buckets − 1), so the last bucket holds
+// most cells and the others one diagonal each.
+std::vector<int32_t> distance_buckets(int Tq, int Tk, int buckets) {
+  std::vector<int32_t> map(size_t(Tq) * Tk);
+  for (int i = 0; i < Tq; ++i)
+    for (int j = 0; j < Tk; ++j) map[size_t(i) * Tk + j] = std::min(std::abs(i - j), buckets - 1);
+  return map;
+}
+
+bool bit_identical(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// The message of the std::logic_error that `call` throws, or "" when it throws none.
+template <typename Call>
+std::string logic_error_of(Call call) {
+  try {
+    call();
+  } catch (const std::logic_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_P(CudaBackendTest, EmbeddingBackwardMatchesCpuForRepeatedIdsAndAbsentGradients) {
+  struct IdCase {
+    const char* name;
+    int B, T, C, vocab;
+    std::vector<int32_t> ids;
+  };
+  // C = 300 takes two blocks of channels per run; 8192 rows take CUB's multi-block sort.
+  const std::vector<IdCase> cases = {
+      {"uniform over 23 ids", 3, 17, 300, 23, random_ints(3 * 17, 23, 1)},
+      {"all one id", 4, 33, 300, 50, std::vector<int32_t>(4 * 33, 37)},
+      {"skewed over GPT-2's vocabulary", 8, 1024, 72, 50257, skewed_ids(8 * 1024, 50257, 2)},
+  };
+  for (const IdCase& c : cases) {
+    const size_t rows = size_t(c.B) * c.T;
+    const auto dy = compute_values(rows * c.C, 3);
+    const auto dtable0 = random_normal(size_t(c.vocab) * c.C, 4);
+    const auto dpos0 = random_normal(size_t(c.T) * c.C, 5);
+    Tensor gids = on_gpu(c.ids), cids = on_cpu(c.ids);
+    for (const char* present : {"both", "dtable only", "dpositions only"}) {
+      SCOPED_TRACE(std::string(c.name) + ", " + present);
+      const bool with_table = std::string(present) != "dpositions only";
+      const bool with_positions = std::string(present) != "dtable only";
+      Tensor gdt = with_table ? gpu_f32(dtable0) : Tensor{};
+      Tensor cdt = with_table ? on_cpu(dtable0) : Tensor{};
+      Tensor gdp = with_positions ? gpu_f32(dpos0) : Tensor{};
+      Tensor cdp = with_positions ? on_cpu(dpos0) : Tensor{};
+      gpu().embedding_backward(gdt, gdp, gpu_compute(dy), gids, c.B, c.T, c.C);
+      cpu().embedding_backward(cdt, cdp, on_cpu(dy), cids, c.B, c.T, c.C);
+      if (with_table) {
+        EXPECT_TRUE(same(gdt, cdt, kScatterAdd));
+      }
+      if (with_positions) {
+        EXPECT_TRUE(same(gdp, cdp, kScatterAdd));
+      }
+    }
+  }
+}
+
+// No float atomics: the same inputs give the same bits, so a resumed run can match an
+// uninterrupted one.
+TEST_P(CudaBackendTest, EmbeddingBackwardIsBitIdenticalAcrossRuns) {
+  const int B = 8, T = 1024, C = 300, vocab = 50257;
+  const size_t rows = size_t(B) * T;
+  const auto ids = skewed_ids(rows, vocab, 1);
+  const auto dy = compute_values(rows * C, 2);
+  const auto dtable0 = random_normal(size_t(vocab) * C, 3), dpos0 = random_normal(T * C, 4);
+  Tensor gids = on_gpu(ids), gdy = gpu_compute(dy);
+  std::vector<float> first_table, first_positions;
+  for (int run = 0; run < 2; ++run) {
+    Tensor gdt = gpu_f32(dtable0), gdp = gpu_f32(dpos0);
+    gpu().embedding_backward(gdt, gdp, gdy, gids, B, T, C);
+    const auto table = from_gpu(gdt), positions = from_gpu(gdp);
+    if (run == 0) {
+      first_table = table;
+      first_positions = positions;
+      continue;
+    }
+    EXPECT_TRUE(bit_identical(table, first_table));
+    EXPECT_TRUE(bit_identical(positions, first_positions));
+  }
+}
+
+TEST_P(CudaBackendTest, PositionBiasBackwardMatchesCpuForT5LikeBuckets) {
+  const int H = 6, Tq = 128, Tk = 96, buckets = 32;
+  const auto bucket_ids = distance_buckets(Tq, Tk, buckets);
+  const auto dy = random_normal(size_t(H) * Tq * Tk, 1);
+  const auto dtable0 = random_normal(size_t(buckets) * H, 2);
+  Tensor gdt = gpu_f32(dtable0), cdt = on_cpu(dtable0);
+  gpu().position_bias_backward(gdt, gpu_f32(dy), on_gpu(bucket_ids), H, Tq, Tk);
+  cpu().position_bias_backward(cdt, on_cpu(dy), on_cpu(bucket_ids), H, Tq, Tk);
+  EXPECT_TRUE(same(gdt, cdt, kPositionBiasBackward));
+}
+
+TEST_P(CudaBackendTest, PositionBiasBackwardIsBitIdenticalAcrossRuns) {
+  const int H = 12, Tq = 512, Tk = 512, buckets = 32;
+  const auto bucket_ids = distance_buckets(Tq, Tk, buckets);
+  const auto dtable0 = random_normal(size_t(buckets) * H, 2);
+  Tensor gdy = gpu_f32(random_normal(size_t(H) * Tq * Tk, 1)), gbuckets = on_gpu(bucket_ids);
+  Tensor first = gpu_f32(dtable0), second = gpu_f32(dtable0);
+  gpu().position_bias_backward(first, gdy, gbuckets, H, Tq, Tk);
+  gpu().position_bias_backward(second, gdy, gbuckets, H, Tq, Tk);
+  EXPECT_TRUE(bit_identical(from_gpu(first), from_gpu(second)));
+  EXPECT_FALSE(bit_identical(from_gpu(first), dtable0));  // it did add something
+}
+
+// Backward skips what it cannot place, adds the rest, and the backend throws once.
+TEST_P(CudaBackendTest, BackwardIndicesOutsideTheirTableAreSkippedAndThrowOnce) {
+  const int B = 2, T = 4, C = 5, vocab = 6;
+  const std::vector<int32_t> ids = {0, vocab, 2, -1, 2, 0, 7, vocab - 1};
+  const auto dy = compute_values(size_t(B) * T * C, 1);
+  const auto dtable0 = random_normal(size_t(vocab) * C, 2);
+  Tensor gdt = gpu_f32(dtable0);
+  gpu().embedding_backward(gdt, Tensor{}, gpu_compute(dy), on_gpu(ids), B, T, C);
+  EXPECT_NE(logic_error_of([&] { gpu().synchronize(); }).find("embedding_backward"),
+            std::string::npos);
+  EXPECT_NO_THROW(gpu().synchronize());
+  std::vector<double> expected(dtable0.begin(), dtable0.end());
+  for (size_t r = 0; r < ids.size(); ++r)
+    if (ids[r] >= 0 && ids[r] < vocab)
+      for (int c = 0; c < C; ++c) expected[size_t(ids[r]) * C + c] += dy[r * C + c];
+  EXPECT_TRUE(all_near(from_gpu(gdt), expected, 1e-5, 1e-5));
+
+  const int H = 3, Tq = 2, Tk = 3, buckets = 4;
+  const std::vector<int32_t> bucket_ids = {0, buckets, 1, -1, 1, buckets - 1};
+  const auto dbias = random_normal(size_t(H) * Tq * Tk, 3);
+  const auto dw0 = random_normal(size_t(buckets) * H, 4);
+  Tensor gdw = gpu_f32(dw0);
+  gpu().position_bias_backward(gdw, gpu_f32(dbias), on_gpu(bucket_ids), H, Tq, Tk);
+  EXPECT_NE(logic_error_of([&] { from_gpu(gdw); }).find("position_bias_backward"),
+            std::string::npos);
+  std::vector<double> expected_w(dw0.begin(), dw0.end());
+  for (int h = 0; h < H; ++h)
+    for (size_t cell = 0; cell < bucket_ids.size(); ++cell)
+      if (bucket_ids[cell] >= 0 && bucket_ids[cell] < buckets)
+        expected_w[size_t(bucket_ids[cell]) * H + h] += dbias[h * bucket_ids.size() + cell];
+  EXPECT_TRUE(all_near(from_gpu(gdw), expected_w, 1e-5, 1e-5));
+}
+
 // ---- loss ---------------------------------------------------------------------------------
 
 TEST_P(CudaBackendTest, CrossEntropyMatchesCpuLossesAndInPlaceGradient) {
@@ -592,14 +748,30 @@ INSTANTIATE_TEST_SUITE_P(ComputeDtypes, CudaBackendTest,
 
 // ---- attention ----------------------------------------------------------------------------
 
-class CudaAttentionTest : public CudaVsCpuTest,
-                          public ::testing::WithParamInterface<std::tuple<AttentionCase, DType>> {
+// A compute dtype and the MOLT_CUDA_ATTENTION setting the op runs under: bf16 "auto" runs
+// the tensor-core kernels where they fit (head_dim 16/32/64/128), bf16 "reference" and
+// every f32 run the reference kernels (cuda::choose_attention_kernel).
+struct AttentionVariant {
+  DType dtype;
+  const char* kernels;
+};
+
+std::string variant_name(const AttentionVariant& v) {
+  return std::string(short_name(v.dtype)) + (std::string(v.kernels) == "auto" ? "" : "_reference");
+}
+void PrintTo(const AttentionVariant& v, std::ostream* os) { *os << variant_name(v); }
+
+class CudaAttentionTest
+    : public CudaVsCpuTest,
+      public ::testing::WithParamInterface<std::tuple<AttentionCase, AttentionVariant>> {
  protected:
   void SetUp() override {
     const std::string missing = missing_device();
     if (!missing.empty()) GTEST_SKIP() << "no CUDA device: " << missing;
-    start(std::get<1>(GetParam()));
+    start(std::get<1>(GetParam()).dtype);
+    setenv("MOLT_CUDA_ATTENTION", std::get<1>(GetParam()).kernels, 1);
   }
+  void TearDown() override { unsetenv("MOLT_CUDA_ATTENTION"); }
   const AttentionCase& the_case() const { return std::get<0>(GetParam()); }
 
   // Inputs already representable in the compute dtype.
@@ -705,6 +877,36 @@ TEST_P(CudaAttentionTest, BackwardAddsWhatTheCpuAdds) {
   }
 }
 
+// The backward twice from the same gradients: bit-identical sums (no atomics anywhere, so
+// a resumed CUDA run can follow an uninterrupted one exactly).
+TEST_P(CudaAttentionTest, BackwardGivesTheSameBitsTwice) {
+  const AttentionCase& ac = the_case();
+  const AttentionProblem p = make_problem(2);
+  const Views g = gpu_inputs(p);
+  Tensor out = gpu_compute(std::vector<float>(out_count(p))),
+         lse = gpu_f32(std::vector<float>(lse_count(p)));
+  gpu().attention_forward(out, lse, g.q, g.k, g.v, gpu_f32(p.bias), on_gpu(p.prefix), p.shape);
+  const auto dout = compute_values(out_count(p), 17);
+  std::vector<std::vector<float>> runs[2];
+  for (auto& run : runs) {
+    // unfused q, k, v buffers here: dq, dk, dv get buffers of q's and k's sizes
+    const size_t q_size = p.qkv.empty() ? p.q.size() : p.qkv.size();
+    const size_t kv_size = p.qkv.empty() ? p.k.size() : p.qkv.size();
+    Tensor dq = gpu_compute(compute_values(q_size, 18)), dk = gpu_compute(compute_values(kv_size, 19)),
+           dv = gpu_compute(compute_values(kv_size, 20));
+    Tensor dbias = ac.with_bias ? gpu_f32(random_normal(p.bias.size(), 21)) : Tensor{};
+    gpu().attention_backward(dq, dk, dv, dbias, gpu_compute(dout), out, lse, g.q, g.k, g.v,
+                             gpu_f32(p.bias), on_gpu(p.prefix), p.shape);
+    run = {from_gpu(dq), from_gpu(dk), from_gpu(dv)};
+    if (ac.with_bias) run.push_back(from_gpu(dbias));
+  }
+  const char* names[] = {"dq", "dk", "dv", "dbias"};
+  for (size_t t = 0; t < runs[0].size(); ++t) {
+    EXPECT_EQ(0, std::memcmp(runs[0][t].data(), runs[1][t].data(), runs[0][t].size() * sizeof(float)))
+        << names[t] << " differs between two identical backward passes";
+  }
+}
+
 const AttentionCase kAttentionCases[] = {
     // name, B, H, Tq, Tk, D, mask, fused, bias, scale
     {"CausalFusedQkv", 2, 3, 70, 70, 5, AttentionMask::kCausal, true, false, 0.4472136f},
@@ -723,15 +925,46 @@ const AttentionCase kAttentionCases[] = {
     {"SingleQueryDecodeStep", 2, 2, 1, 40, 8, AttentionMask::kCausal, false, true, 0.25f},
     {"HeadDim33Causal", 2, 2, 50, 50, 33, AttentionMask::kCausal, false, false, 0.17f},
     {"HeadDim128Cross", 1, 2, 100, 77, 128, AttentionMask::kBidirectional, false, true, 0.0883883f},
+    // head sizes the tensor-core kernels take (16, 32, 64, 128), over their 64-row tiles
+    {"KvCacheChunkD16", 2, 2, 5, 69, 16, AttentionMask::kCausal, false, false, 0.35f},
+    {"QueriesThatSeeNoKeyD16", 1, 2, 40, 7, 16, AttentionMask::kCausal, false, false, 1.0f},
+    {"PrefixWithBiasD32", 3, 2, 100, 100, 32, AttentionMask::kPrefix, false, true, 1.0f},
+    {"CrossTqMoreThanTkWithBiasD32", 3, 2, 150, 40, 32, AttentionMask::kBidirectional, false,
+     true, 1.0f},
+    {"EncoderBiasD64", 2, 3, 130, 130, 64, AttentionMask::kBidirectional, false, true, 1.0f},
+    {"DecodeStepWithBiasD64", 2, 2, 1, 70, 64, AttentionMask::kCausal, false, true, 0.125f},
+    {"Gpt2Shape192TokensD64", 2, 2, 192, 192, 64, AttentionMask::kCausal, true, false, 0.125f},
 };
 
-INSTANTIATE_TEST_SUITE_P(Layouts, CudaAttentionTest,
-                         ::testing::Combine(::testing::ValuesIn(kAttentionCases),
-                                            ::testing::Values(DType::kF32, DType::kBF16)),
-                         [](const auto& info) {
-                           return std::get<0>(info.param).name + "_" +
-                                  short_name(std::get<1>(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Layouts, CudaAttentionTest,
+    ::testing::Combine(::testing::ValuesIn(kAttentionCases),
+                       ::testing::Values(AttentionVariant{DType::kF32, "auto"},
+                                         AttentionVariant{DType::kBF16, "auto"},
+                                         AttentionVariant{DType::kBF16, "reference"})),
+    [](const auto& info) {
+      return std::get<0>(info.param).name + "_" + variant_name(std::get<1>(info.param));
+    });
+
+// The rule that picks the kernels; host code, so it runs without a GPU too.
+TEST(CudaAttentionKernelChoice, TensorCoresForBf16OperandsWithTheirHeadSizes) {
+  unsetenv("MOLT_CUDA_ATTENTION");
+  using cuda::AttentionKernel;
+  for (int d : {16, 32, 64, 128}) {
+    EXPECT_EQ(cuda::choose_attention_kernel(true, d), AttentionKernel::kTensorCore) << d;
+    EXPECT_EQ(cuda::choose_attention_kernel(false, d), AttentionKernel::kReference) << d;
+  }
+  for (int d : {1, 8, 33, 48, 96, 127}) {
+    EXPECT_EQ(cuda::choose_attention_kernel(true, d), AttentionKernel::kReference) << d;
+  }
+  setenv("MOLT_CUDA_ATTENTION", "auto", 1);
+  EXPECT_EQ(cuda::choose_attention_kernel(true, 64), AttentionKernel::kTensorCore);
+  setenv("MOLT_CUDA_ATTENTION", "reference", 1);
+  EXPECT_EQ(cuda::choose_attention_kernel(true, 64), AttentionKernel::kReference);
+  setenv("MOLT_CUDA_ATTENTION", "fast", 1);
+  EXPECT_THROW(cuda::choose_attention_kernel(true, 64), std::logic_error);
+  unsetenv("MOLT_CUDA_ATTENTION");
+}
 
 }  // namespace
 }  // namespace molt::kernels::testing
