@@ -9,7 +9,7 @@
 //   * A wmma fragment's register layout is unspecified, so element-wise work (scale,
 //     bias, mask, exp, the online-softmax rescale of O) goes through shared memory: a warp
 //     stores its 16×64 scores as f32, lanes 2r and 2r+1 own row r (32 columns each, read
-//     in an order rotated by r so the 16 rows fall on different banks), and the next
+//     in a rotated order so the 32 lanes fall on different banks), and the next
 //     product reads P (or dS) back as a bf16 tile. O lives in shared memory as f32 so its
 //     rows can be rescaled; dQ, dK and dV are never rescaled and stay in fragments.
 //   * Rounding: P (forward) and dS (backward) are rounded to bf16 before their products,
@@ -20,9 +20,10 @@
 //     and there are no atomics, so two runs give the same bits. When dbias is wanted, a
 //     dQ block owns (h, query tile) and adds the batch in order.
 // head_dim is a template parameter (16, 32, 64, 128) so the fragment arrays stay in
-// registers. Shared memory per block, D = 64: 71 KiB forward, 80 KiB dQ, 88 KiB dK/dV;
-// D = 128: 111, 112, 121 KiB (above the 48 KiB default, so each kernel opts in).
-// Tensor-core bf16 MMA needs sm_80 or newer; molt builds for sm_90.
+// registers. Shared memory per block, D = 64: 70 KiB forward, 79.5 KiB dQ, 88.5 KiB dK/dV;
+// D = 128: 110, 111.5, 120.5 KiB (above the 48 KiB default, so each kernel opts in).
+// Tensor-core bf16 MMA needs sm_80 or newer; molt builds for sm_90 (sm_86/89 would also
+// lack the shared memory for D = 128: their opt-in limit is 99 KiB).
 #include "kernels/cuda/attention_tensor_core.h"
 
 #include <cuda_bf16.h>
@@ -174,9 +175,11 @@ __device__ void add_rows(FloatArray grad, FragAcc (&acc)[D / 16], float* staging
   __syncwarp();
 }
 
-// The column of a 64-wide tile that lane half `half` of row `row` visits at step t.
+// The column of a 64-wide tile that lane half `half` of row `row` visits at step t. With
+// the f32 score pitch of 68 words, the 32 lanes of a warp then hit the 32 banks:
+// bank = (5·row + t + 16·half) mod 32, distinct over the warp's 16 rows and two halves.
 __device__ __forceinline__ int column(int half, int t, int row) {
-  return half * 32 + ((t + row) & 31);
+  return half * 32 + ((t + row + 16 * half) & 31);
 }
 
 template <int D>
