@@ -404,14 +404,17 @@ void attention_backward(const DeviceContext& ctx, Tensor dq, Tensor dk, Tensor d
   a.dbias = optional_f32(dbias, product(shape.heads, shape.q_tokens) * shape.kv_tokens,
                          "attention: dbias");
   if (a.batch == 0 || a.q_tokens == 0 || a.kv_tokens == 0) return;
+  const bool tensor_cores =
+      choose_attention_kernel(a.q.bf16 && a.k.bf16 && a.v.bf16 && a.dout.bf16, a.head_dim) ==
+      AttentionKernel::kTensorCore;
+  // one scratch block: δ, then (tensor cores) the partial dbias sums, 256-byte aligned
   const size_t rows = product(a.batch, a.heads) * a.q_tokens;
-  a.delta = ctx.scratch->floats(rows);
+  const size_t delta_floats = (rows + 63) / 64 * 64;
+  const size_t extra = tensor_cores ? tensor_core_backward_scratch_floats(a) : 0;
+  a.delta = ctx.scratch->floats(delta_floats + extra);
   delta_kernel<<<static_cast<unsigned>((rows + kWarps - 1) / kWarps), kThreads, 0, ctx.stream>>>(a);
   MOLT_CUDA_CHECK_LAUNCH();
-  if (choose_attention_kernel(a.q.bf16 && a.k.bf16 && a.v.bf16 && a.dout.bf16, a.head_dim) ==
-      AttentionKernel::kTensorCore) {
-    return tensor_core_attention_backward(ctx, a);
-  }
+  if (tensor_cores) return tensor_core_attention_backward(ctx, a, a.delta + delta_floats);
   if (a.dq.present() || a.dbias != nullptr) {
     // with dbias, a block owns one head for the whole batch (see backward_query_kernel)
     const dim3 grid(a.dbias != nullptr ? a.heads : a.batch * a.heads,

@@ -17,8 +17,11 @@
 //     bf16 already, so S and dP are the reference's up to summation order.
 //   * The backward has the reference's two kernels (dQ and dbias over query tiles, dK and
 //     dV over key tiles), each recomputing S and dP. No element is written by two blocks
-//     and there are no atomics, so two runs give the same bits. When dbias is wanted, a
-//     dQ block owns (h, query tile) and adds the batch in order.
+//     and there are no atomics, so two runs give the same bits. dbias sums over the batch:
+//     the batch is cut into G groups (batch_groups: enough blocks to fill the GPU), a dQ
+//     block owns (group, h, query tile) and adds its group's b in order into the group's
+//     partial dbias (dbias itself when G = 1), and a last kernel adds the partials to dbias
+//     in group order.
 // head_dim is a template parameter (16, 32, 64, 128) so the fragment arrays stay in
 // registers. Shared memory per block, D = 64: 70 KiB forward, 79.5 KiB dQ, 88.5 KiB dK/dV;
 // D = 128: 110, 111.5, 120.5 KiB (above the 48 KiB default, so each kernel opts in).
@@ -29,6 +32,7 @@
 #include <cuda_bf16.h>
 #include <mma.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <string>
@@ -271,10 +275,13 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(AttentionArgs a) {
 #endif
 }
 
-// dQ and dbias over query tiles: grid (B·H, ⌈Tq/64⌉), or (H, ⌈Tq/64⌉) with the batch
-// looped in order when dbias is wanted.
+// dQ and dbias over query tiles: grid (groups·H, ⌈Tq/64⌉). Block x = slot·H + h takes the
+// batch entries [slot·B/groups, (slot+1)·B/groups) in order. Without dbias every b is its
+// own group (groups = B); with it, group `slot` adds into partials + slot·H·Tq·Tk, or into
+// dbias itself when groups = 1.
 template <int D>
-__global__ void __launch_bounds__(kThreads) backward_query_kernel(AttentionArgs a) {
+__global__ void __launch_bounds__(kThreads)
+    backward_query_kernel(AttentionArgs a, int groups, float* partials) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   __trap();
 #else
@@ -290,10 +297,11 @@ __global__ void __launch_bounds__(kThreads) backward_query_kernel(AttentionArgs 
   float* lse = cursor.take<float>(kRowStatBytes);
   float* delta = cursor.take<float>(kRowStatBytes);
 
-  const bool whole_batch = a.dbias != nullptr;
-  const int h = blockIdx.x % a.heads;
-  const int b_begin = whole_batch ? 0 : blockIdx.x / a.heads;
-  const int b_end = whole_batch ? a.batch : b_begin + 1;
+  const int h = blockIdx.x % a.heads, slot = blockIdx.x / a.heads;
+  const int b_begin = slot * a.batch / groups, b_end = (slot + 1) * a.batch / groups;
+  float* dbias = a.dbias == nullptr || groups == 1
+                     ? a.dbias
+                     : partials + static_cast<size_t>(slot) * a.heads * a.q_tokens * a.kv_tokens;
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
   const int q0 = blockIdx.y * kRows;
   const int row = warp * kWarpRows + lane / 2, half = lane % 2;
@@ -333,7 +341,7 @@ __global__ void __launch_bounds__(kThreads) backward_query_kernel(AttentionArgs 
           if (a.bias != nullptr) s += a.bias[bias_at(a, h, i, j)];
           const float p = expf(s - lse[row]);
           ds = p * (dprob_row[c] - delta[row]);
-          if (a.dbias != nullptr) a.dbias[bias_at(a, h, i, j)] += ds;
+          if (dbias != nullptr) dbias[bias_at(a, h, i, j)] += ds;
         }
         dscore_row[c] = __float2bfloat16(ds);
       }
@@ -429,33 +437,70 @@ __global__ void __launch_bounds__(kThreads) backward_key_kernel(AttentionArgs a)
 #endif
 }
 
+// dbias[e] += Σ_g partials[g·cells + e], g ascending.
+__global__ void add_partials_kernel(float* dbias, const float* partials, int groups,
+                                    size_t cells) {
+  MOLT_GRID_STRIDE(e, cells) {
+    float sum = dbias[e];
+    for (int g = 0; g < groups; ++g) sum += partials[static_cast<size_t>(g) * cells + e];
+    dbias[e] = sum;
+  }
+}
+
 unsigned tiles(int rows) { return static_cast<unsigned>((rows + kRows - 1) / kRows); }
 
-// Launches kernel<<<grid, 128, bytes>>> after raising its shared-memory limit to `bytes`.
-template <typename Kernel>
-void launch(Kernel kernel, dim3 grid, size_t bytes, const DeviceContext& ctx,
-            const AttentionArgs& a) {
+// About two 4-warp blocks per SM of an H100 or H200 (132 SMs). A function of the shape
+// alone, so a given job sums dbias in the same order on any GPU.
+constexpr long kTargetBlocks = 264;
+
+// How many groups the dQ kernel cuts the batch into when it sums dbias (see the header).
+int batch_groups(const AttentionArgs& a) {
+  if (a.dbias == nullptr) return a.batch;
+  const long blocks_per_group = static_cast<long>(a.heads) * tiles(a.q_tokens);
+  const long wanted = (kTargetBlocks + blocks_per_group - 1) / blocks_per_group;
+  return static_cast<int>(std::min<long>(std::max<long>(wanted, 1), a.batch));
+}
+
+size_t dbias_cells(const AttentionArgs& a) {
+  return static_cast<size_t>(a.heads) * a.q_tokens * a.kv_tokens;
+}
+
+// Launches kernel<<<grid, 128, bytes>>>(args...) after raising its shared-memory limit.
+template <typename... Args>
+void launch(void (*kernel)(Args...), dim3 grid, size_t bytes, const DeviceContext& ctx,
+            Args... args) {
   MOLT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        static_cast<int>(bytes)));
-  kernel<<<grid, kThreads, bytes, ctx.stream>>>(a);
+  kernel<<<grid, kThreads, bytes, ctx.stream>>>(args...);
   MOLT_CUDA_CHECK_LAUNCH();
 }
 
 template <int D>
 void forward(const DeviceContext& ctx, const AttentionArgs& a) {
   launch(forward_kernel<D>, dim3(a.batch * a.heads, tiles(a.q_tokens)), forward_bytes<D>(), ctx,
-         a);
+         AttentionArgs(a));
 }
 
 template <int D>
-void backward(const DeviceContext& ctx, const AttentionArgs& a) {
+void backward(const DeviceContext& ctx, const AttentionArgs& a, float* partials) {
   if (a.dq.present() || a.dbias != nullptr) {
-    const unsigned blocks = a.dbias != nullptr ? a.heads : a.batch * a.heads;
-    launch(backward_query_kernel<D>, dim3(blocks, tiles(a.q_tokens)), query_bytes<D>(), ctx, a);
+    const int groups = batch_groups(a);
+    const bool partial_sums = a.dbias != nullptr && groups > 1;
+    if (partial_sums) {
+      MOLT_CUDA_CHECK(cudaMemsetAsync(partials, 0, sizeof(float) * groups * dbias_cells(a),
+                                      ctx.stream));
+    }
+    launch(backward_query_kernel<D>, dim3(groups * a.heads, tiles(a.q_tokens)), query_bytes<D>(),
+           ctx, a, groups, partials);
+    if (partial_sums) {
+      add_partials_kernel<<<grid_stride_blocks(dbias_cells(a), 256), 256, 0, ctx.stream>>>(
+          a.dbias, partials, groups, dbias_cells(a));
+      MOLT_CUDA_CHECK_LAUNCH();
+    }
   }
   if (a.dk.present() || a.dv.present()) {
     launch(backward_key_kernel<D>, dim3(a.batch * a.heads, tiles(a.kv_tokens)), key_bytes<D>(),
-           ctx, a);
+           ctx, AttentionArgs(a));
   }
 }
 
@@ -475,12 +520,18 @@ void tensor_core_attention_forward(const DeviceContext& ctx, const AttentionArgs
   }
 }
 
-void tensor_core_attention_backward(const DeviceContext& ctx, const AttentionArgs& a) {
+size_t tensor_core_backward_scratch_floats(const AttentionArgs& a) {
+  const int groups = batch_groups(a);
+  return a.dbias != nullptr && groups > 1 ? groups * dbias_cells(a) : 0;
+}
+
+void tensor_core_attention_backward(const DeviceContext& ctx, const AttentionArgs& a,
+                                    float* scratch) {
   switch (a.head_dim) {
-    case 16: return backward<16>(ctx, a);
-    case 32: return backward<32>(ctx, a);
-    case 64: return backward<64>(ctx, a);
-    case 128: return backward<128>(ctx, a);
+    case 16: return backward<16>(ctx, a, scratch);
+    case 32: return backward<32>(ctx, a, scratch);
+    case 64: return backward<64>(ctx, a, scratch);
+    case 128: return backward<128>(ctx, a, scratch);
     default: require(false, "tensor-core attention: head_dim " + std::to_string(a.head_dim));
   }
 }

@@ -14,8 +14,14 @@ bool tensor_core_head_dim(int head_dim);
 // Same contract as attention_forward: writes a.out and a.lse.
 void tensor_core_attention_forward(const DeviceContext& ctx, const AttentionArgs& a);
 
+// Floats of device scratch the backward needs besides a.delta: the per-group partial sums
+// of dbias (0 without dbias, or when one group fills the GPU).
+size_t tensor_core_backward_scratch_floats(const AttentionArgs& a);
+
 // Same contract as attention_backward, with a.delta (δ_i = Σ_d dO_id·O_id) already filled:
-// adds into whichever of a.dq, a.dk, a.dv, a.dbias are present.
-void tensor_core_attention_backward(const DeviceContext& ctx, const AttentionArgs& a);
+// adds into whichever of a.dq, a.dk, a.dv, a.dbias are present. `scratch` holds
+// tensor_core_backward_scratch_floats(a) floats, apart from a.delta.
+void tensor_core_attention_backward(const DeviceContext& ctx, const AttentionArgs& a,
+                                    float* scratch);
 
 }  // namespace molt::kernels::cuda
