@@ -13,10 +13,18 @@
 // compiled bf16 PyTorch peers. MFU = achieved training FLOP/s / the device's dense peak:
 //   FLOP/s = model.training_flops_per_example(input, target) · sequences / seconds
 // (model/flops.h), the peak from kernels::dense_peak_flops or --peak-tflops.
+//
+// --profile-ops says where a step's time goes without a profiler: the backend is wrapped in
+// a kernels::ProfilingBackend that only forwards during the timed steps, then --profile-steps
+// more steps run with every op between two synchronizations, and a table follows the report:
+// per op and shape, calls and ms per step, its share of the ops' total and its TFLOP/s.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "jobs/commands.h"
@@ -24,6 +32,7 @@
 #include "jobs/optimizer.h"
 #include "kernels/device_info.h"
 #include "kernels/error.h"
+#include "kernels/profiling_backend.h"
 #include "model/gpt2.h"
 #include "model/t5.h"
 
@@ -44,6 +53,8 @@ struct BenchModelArgs {
   std::string precision = "fp32";
   double peak_tflops = 0;  // 0: the device's, when kernels::dense_peak_flops knows it
   bool recompute = false;
+  bool profile_ops = false;
+  int profile_steps = 3;
 };
 
 // Replaces `value` by `flag` when the flag was given (non-zero).
@@ -138,10 +149,46 @@ BenchDevice describe_device(const BenchModelArgs& args, const kernels::Backend& 
   return device;
 }
 
+// The --profile-ops table: one row per op and shape, the longest first; then the ops'
+// total per step against the unprofiled step, whose difference is mostly the synchronizations.
+void print_op_profile(const std::vector<kernels::OpProfile>& rows, int steps,
+                      double profiled_step_seconds, double timed_step_seconds) {
+  double total_seconds = 0;
+  size_t key_width = 2;
+  for (const kernels::OpProfile& row : rows) {
+    total_seconds += row.seconds;
+    key_width = std::max(key_width, row.key.size());
+  }
+  const int width = static_cast<int>(key_width);
+  std::printf(
+      "molt: per-op profile over %d extra step(s), each op between two "
+      "synchronizations (no overlap, so a profiled step is slower):\n",
+      steps);
+  std::printf("  %-*s %10s %10s %7s %9s\n", width, "op", "calls/step", "ms/step", "%", "TFLOP/s");
+  for (const kernels::OpProfile& row : rows) {
+    char tflops[32] = "-";
+    if (row.flops && row.seconds > 0) {
+      std::snprintf(tflops, sizeof tflops, "%.3g", *row.flops / row.seconds / 1e12);
+    }
+    std::printf("  %-*s %10.4g %10.3f %6.2f%% %9s\n", width, row.key.c_str(),
+                double(row.calls) / steps, 1e3 * row.seconds / steps,
+                total_seconds > 0 ? 100 * row.seconds / total_seconds : 0.0, tflops);
+  }
+  std::printf("molt: profiled step %.3f ms in ops (%.3f ms wall) vs %.3f ms/step unprofiled\n",
+              1e3 * total_seconds / steps, 1e3 * profiled_step_seconds, 1e3 * timed_step_seconds);
+}
+
 void bench_model(const BenchModelArgs& args) {
   const int threads = kernels::configure_cpu_threads(1);
-  auto backend =
+  std::unique_ptr<kernels::Backend> backend =
       make_backend(args.device, args.precision, 0, BackendKeys{"--device", "--precision"});
+  kernels::ProfilingBackend* profiler = nullptr;
+  if (args.profile_ops) {
+    auto wrapped = std::make_unique<kernels::ProfilingBackend>(std::move(backend));
+    wrapped->set_enabled(false);  // until the timed steps are done
+    profiler = wrapped.get();
+    backend = std::move(wrapped);
+  }
   const BenchDevice device = describe_device(args, *backend, threads);
   BenchModel bench = make_bench_model(args, *backend);
   model::LanguageModel& model = *bench.model;
@@ -159,11 +206,15 @@ void bench_model(const BenchModelArgs& args) {
   };
   for (int i = 0; i < args.warmup_steps; ++i) step(i + 1);
   backend->synchronize();
-  auto t0 = std::chrono::steady_clock::now();
-  double loss = 0;
-  for (int i = 0; i < args.steps; ++i) loss = step(args.warmup_steps + i + 1);
-  backend->synchronize();
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double loss = 0;  // the last step's
+  // Runs `count` steps from step number `first`; the seconds they took.
+  auto time_steps = [&](int first, int count) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < count; ++i) loss = step(first + i);
+    backend->synchronize();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  const double seconds = time_steps(args.warmup_steps + 1, args.steps);
   const int tokens_per_example =
       args.family == "encdec" ? batch.input_tokens + batch.target_tokens : batch.input_tokens;
   const double tokens = double(args.steps) * batch.batch * tokens_per_example;
@@ -193,6 +244,13 @@ void bench_model(const BenchModelArgs& args) {
                 flops_per_second / *device.peak_flops);
   } else {
     std::printf("peak_flops=n/a\nmfu=n/a\n");
+  }
+  if (profiler != nullptr) {
+    profiler->set_enabled(true);
+    const double profiled_seconds =
+        time_steps(args.warmup_steps + args.steps + 1, args.profile_steps);
+    print_op_profile(profiler->report(), args.profile_steps, profiled_seconds / args.profile_steps,
+                     seconds / args.steps);
   }
 }
 
@@ -230,6 +288,13 @@ void add_bench_model_command(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_option("--peak-tflops", args->peak_tflops,
                   "Dense peak TFLOP/s for MFU (0: the GPU's own, when molt knows it)");
+  cmd->add_flag("--profile-ops", args->profile_ops,
+                "After the timed steps, run --profile-steps more with each backend op between "
+                "two synchronizations and print where their time goes: per op and shape, calls "
+                "and ms per step, share, TFLOP/s (the timed steps stay unprofiled)");
+  cmd->add_option("--profile-steps", args->profile_steps, "Steps profiled by --profile-ops")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->callback([args] { bench_model(*args); });
 }
 

@@ -118,13 +118,14 @@ class Backend {
   // Bytes held in buffers from allocate(): now, and the most at once since construction or
   // the last reset_peak_memory(). This is what molt asked for (Tensor::bytes()): it leaves
   // out allocator rounding, library workspaces (cuBLAS), the CUDA context and host memory.
-  // Allocation happens on one thread (the trainer's), so these are plain counters.
+  // Allocation happens on one thread (the trainer's), so these are plain counters. They are
+  // virtual only so that a backend wrapping another (ProfilingBackend) reports the other's.
   struct MemoryUsage {
     size_t current_bytes = 0;
     size_t peak_bytes = 0;
   };
-  MemoryUsage memory_usage() const { return memory_; }
-  void reset_peak_memory() { memory_.peak_bytes = memory_.current_bytes; }
+  virtual MemoryUsage memory_usage() const { return memory_; }
+  virtual void reset_peak_memory() { memory_.peak_bytes = memory_.current_bytes; }
 
   // ---- elementwise --------------------------------------------------------------------
   virtual void fill(Tensor x, float value) = 0;                       // x = value

@@ -23,7 +23,8 @@
 # build/bin/molt. Environment: GPT2_MICRO_BATCH, T5_MICRO_BATCH, STEPS (20), WARMUP (3; the
 # first PyTorch step compiles), PEAK_TFLOPS (override the peak), MOLT_PYTHON (python3),
 # SIDE_TIMEOUT_S (1200 per side), TORCH_COMPILE (1; 0 runs the peers eager, e.g. where
-# torch.compile cannot build its kernels).
+# torch.compile cannot build its kernels), PROFILE_OPS (0; 1 passes --profile-ops to molt,
+# which then prints, after its timed steps, a few more steps' time per op and shape).
 # --smoke (or BENCH_SMOKE=1): tiny shapes on the CPU, fp32, eager PyTorch, 2 steps, to check
 # the plumbing on a machine without a GPU; its numbers mean nothing.
 set -uo pipefail
@@ -59,6 +60,7 @@ else
   fi
 fi
 [ -n "${PEAK_TFLOPS:-}" ] && molt_device+=(--peak-tflops "$PEAK_TFLOPS")
+[ "${PROFILE_OPS:-0}" = 1 ] && molt_device+=(--profile-ops)
 [ -x "$molt" ] || { echo "bench-gpu.sh: no molt at '$molt' (give its path first)" >&2; exit 2; }
 for family in $families; do
   case $family in

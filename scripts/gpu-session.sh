@@ -12,7 +12,8 @@
 #   export    tests/io/export_test.sh: transformers' GPT2LMHeadModel / T5ForConditionalGeneration
 #             load molt's exports and recompute molt's loss (tests/io/transformers_check.py);
 #             the checks that read HDF5 skip if the box's Python has no h5py
-#   bench     scripts/bench-gpu.sh: molt vs compiled PyTorch, GPT-2 124M and T5 v1.1 base
+#   bench     scripts/bench-gpu.sh: molt vs compiled PyTorch, GPT-2 124M and T5 v1.1 base,
+#             with molt's time per op (PROFILE_OPS=1)
 # Each step has a time limit (STEP_TIMEOUT_S, default 300; bench BENCH_TIMEOUT_S, 540) and
 # writes OUT/<step>.log (OUT defaults to ./gpu-session-out; the device tool sets $OUT); the
 # gtest steps also write OUT/<step>.json, which keeps every measured tolerance. The last lines
@@ -66,7 +67,8 @@ run_step() {
     train) timeout "$limit" bash "$here/tests/jobs/cuda_train_test.sh" ;;
     export) MOLT_ALLOW_NO_H5PY=1 timeout "$limit" bash "$here/tests/io/export_test.sh" ;;
     bench) expected_memory
-           timeout "${BENCH_TIMEOUT_S:-540}" bash "$here/scripts/bench-gpu.sh" "$MOLT_BIN" ;;
+           PROFILE_OPS=1 timeout "${BENCH_TIMEOUT_S:-540}" \
+             bash "$here/scripts/bench-gpu.sh" "$MOLT_BIN" ;;
     *) echo "unknown step $step (info kernels model dist train export bench)"; return 2 ;;
   esac
 }

@@ -17,6 +17,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/backend.h"
@@ -125,9 +126,12 @@ inline std::vector<float> pick(const std::vector<float>& x, const std::vector<si
 constexpr double kFiniteDifferenceAtol = 5e-3;
 constexpr double kFiniteDifferenceRtol = 2e-2;
 
-// A CPU backend plus the buffers a test allocates, freed when the test ends.
+// A CPU backend (or another given one) plus the buffers a test allocates, freed when the
+// test ends.
 class KernelTest : public ::testing::Test {
  protected:
+  KernelTest() : KernelTest(make_cpu_backend()) {}
+  explicit KernelTest(std::unique_ptr<Backend> backend) : backend_(std::move(backend)) {}
   ~KernelTest() override {
     for (Tensor t : owned_) backend_->free(t);
   }
@@ -162,7 +166,7 @@ class KernelTest : public ::testing::Test {
   void set(Tensor t, const std::vector<float>& values) { backend_->upload(t, values.data()); }
 
  private:
-  std::unique_ptr<Backend> backend_ = make_cpu_backend();
+  std::unique_ptr<Backend> backend_;
   std::vector<Tensor> owned_;
 };
 
