@@ -14,6 +14,9 @@
 #             the checks that read HDF5 skip if the box's Python has no h5py
 #   bench     scripts/bench-gpu.sh: molt vs compiled PyTorch, GPT-2 124M and T5 v1.1 base,
 #             with molt's time per op (PROFILE_OPS=1)
+# If the tensor-core attention (bf16) fails its op tests while the reference kernels pass,
+# the steps after `kernels`, and `bench` (which checks this itself, being a call of its own),
+# run with MOLT_CUDA_ATTENTION=reference, say so, and so still measure the rest of molt.
 # Each step has a time limit (STEP_TIMEOUT_S, default 300; bench BENCH_TIMEOUT_S, 540) and
 # writes OUT/<step>.log (OUT defaults to ./gpu-session-out; the device tool sets $OUT); the
 # gtest steps also write OUT/<step>.json, which keeps every measured tolerance. The last lines
@@ -53,6 +56,24 @@ expected_memory() {
     --set batch.global_batch="$t5" | grep '^total_bytes=')"
 }
 
+# choose_attention: runs the tensor-core attention cases (bf16) and their reference twins;
+# if only the tensor-core ones fail, every later molt uses the reference kernels.
+choose_attention() {
+  local filter='Layouts/CudaAttentionTest.*_bf16:Layouts/CudaAttentionTest.*_bf16_reference'
+  local json=$out/attention-check.json
+  timeout 120 molt_kernels_tests --gtest_filter="$filter" --gtest_output="json:$json" \
+    >"$out/attention-check.log" 2>&1 && return 0
+  local failed
+  failed=$(grep -oE '^\[  FAILED  \] Layouts/CudaAttentionTest\.[A-Za-z]+/[A-Za-z0-9]+_bf16[a-z_]*' \
+    "$out/attention-check.log" | sort -u)
+  if [ -n "$failed" ] && ! grep -q '_bf16_reference$' <<<"$failed"; then
+    export MOLT_CUDA_ATTENTION=reference
+    echo "gpu-session: the tensor-core attention FAILED its tests (the reference kernels pass);"
+    echo "gpu-session: what follows runs with MOLT_CUDA_ATTENTION=reference (slow attention)"
+    echo "$failed" | head -n 10
+  fi
+}
+
 run_step() {
   local step=$1 limit=$step_timeout
   case $step in
@@ -66,7 +87,8 @@ run_step() {
         --gtest_output="json:$out/$step.json" ;;
     train) timeout "$limit" bash "$here/tests/jobs/cuda_train_test.sh" ;;
     export) MOLT_ALLOW_NO_H5PY=1 timeout "$limit" bash "$here/tests/io/export_test.sh" ;;
-    bench) expected_memory
+    bench) choose_attention
+           expected_memory
            PROFILE_OPS=1 timeout "${BENCH_TIMEOUT_S:-540}" \
              bash "$here/scripts/bench-gpu.sh" "$MOLT_BIN" ;;
     *) echo "unknown step $step (info kernels model dist train export bench)"; return 2 ;;
@@ -80,6 +102,11 @@ for step in $steps; do
   echo "gpu-session: $step ..."
   run_step "$step" >"$out/$step.log" 2>&1
   status=$?
+  # the bench step decides inside run_step; after a failed kernels step, decide here
+  if [ "$step" = kernels ] && [ "$status" -ne 0 ]; then
+    choose_attention
+    [ -n "${MOLT_CUDA_ATTENTION:-}" ] && verdicts+=("gpu-session: later steps ran with MOLT_CUDA_ATTENTION=reference")
+  fi
   seconds=$(($(date +%s) - start))
   grep -v '^\[  SKIPPED \]' "$out/$step.log" | tail -n 15
   skipped=$(grep -oE '^\[  SKIPPED \] [0-9]+ tests?, listed below' "$out/$step.log" | grep -oE '[0-9]+')
