@@ -22,6 +22,9 @@ struct AttentionArgs {
   int batch, q_tokens, kv_tokens, heads, head_dim, q_stride, kv_stride;
   float scale;
   AttentionMask mask;
+  // Tensor-core kernels only: q, k, v (and dout) are bf16 with rows that start on 16 bytes,
+  // so a tile is staged with 16-byte loads.
+  bool vector_rows = false;
 };
 
 // Query i sees keys [0, visible_limit(i)).

@@ -39,6 +39,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "kernels/cuda/checks.h"
@@ -109,9 +110,24 @@ struct SharedCursor {
 };
 
 // tile[r][d] (pitch D+8) ← rows first..first+63 of a strided tensor as bf16, 0 past `rows`.
-// `at(row)` is the element offset of the row's head slice. Called by the whole block.
+// `at(row)` is the element offset of the row's head slice. Called by the whole block. With
+// `vectors` (AttentionArgs::vector_rows: src is bf16 and every row slice starts on 16
+// bytes) eight elements move per load; the pitch D+8 keeps the tile's rows on 16 bytes too.
 template <int D, typename Offset>
-__device__ void load_tile(bf16* tile, FloatArray src, int first, int rows, Offset at) {
+__device__ void load_tile(bf16* tile, FloatArray src, int first, int rows, Offset at,
+                          bool vectors) {
+  if (vectors) {
+    constexpr int kChunks = D / 8;  // 16-byte chunks per row
+    const bf16* data = static_cast<const bf16*>(src.data);
+    for (int e = threadIdx.x; e < kRows * kChunks; e += kThreads) {
+      const int r = e / kChunks, d = (e % kChunks) * 8;
+      const int row = first + r;
+      const uint4 chunk = row < rows ? *reinterpret_cast<const uint4*>(data + at(row) + d)
+                                     : make_uint4(0, 0, 0, 0);
+      *reinterpret_cast<uint4*>(tile + r * kTilePitch<D> + d) = chunk;
+    }
+    return;
+  }
   for (int e = threadIdx.x; e < kRows * D; e += kThreads) {
     const int r = e / D, d = e % D;
     const int row = first + r;
@@ -223,14 +239,14 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(AttentionArgs a) {
   bf16* prob_row = probs + row * kProbPitch;
   float* o_half = o + row * kOutPitch<D> + half * (D / 2);
 
-  load_tile<D>(q_tile, a.q, q0, a.q_tokens, [&](int r) { return q_at(a, b, r, h); });
+  load_tile<D>(q_tile, a.q, q0, a.q_tokens, [&](int r) { return q_at(a, b, r, h); }, a.vector_rows);
   for (int e = threadIdx.x; e < kRows * kOutPitch<D>; e += kThreads) o[e] = 0.0f;
   float m = -INFINITY, l = 0.0f;  // the row's running max and sum, the same in both lanes
 
   for (int j0 = 0; j0 < block_limit; j0 += kRows) {
     __syncthreads();  // the previous tile is consumed (and q, o ready, first time round)
-    load_tile<D>(k_tile, a.k, j0, a.kv_tokens, [&](int r) { return kv_at(a, b, r, h); });
-    load_tile<D>(v_tile, a.v, j0, a.kv_tokens, [&](int r) { return kv_at(a, b, r, h); });
+    load_tile<D>(k_tile, a.k, j0, a.kv_tokens, [&](int r) { return kv_at(a, b, r, h); }, a.vector_rows);
+    load_tile<D>(v_tile, a.v, j0, a.kv_tokens, [&](int r) { return kv_at(a, b, r, h); }, a.vector_rows);
     __syncthreads();
     rows_dot_tile<D>(scores + warp * kWarpRows * kScorePitch,
                      q_tile + warp * kWarpRows * kTilePitch<D>, k_tile);
@@ -328,8 +344,8 @@ __global__ void __launch_bounds__(kThreads)
     const int block_limit = visible_limit(a, min(q0 + kRows, a.q_tokens) - 1, prefix);
     const int limit = i < a.q_tokens ? visible_limit(a, i, prefix) : 0;
     __syncthreads();  // the previous b is done with every region
-    load_tile<D>(q_tile, a.q, q0, a.q_tokens, [&](int r) { return q_at(a, b, r, h); });
-    load_tile<D>(do_tile, a.dout, q0, a.q_tokens, [&](int r) { return out_at(a, b, r, h); });
+    load_tile<D>(q_tile, a.q, q0, a.q_tokens, [&](int r) { return q_at(a, b, r, h); }, a.vector_rows);
+    load_tile<D>(do_tile, a.dout, q0, a.q_tokens, [&](int r) { return out_at(a, b, r, h); }, a.vector_rows);
     load_row_stats(lse, a.lse, row_at(a, b, h, q0), q0, a.q_tokens);
     load_row_stats(delta, a.delta, row_at(a, b, h, q0), q0, a.q_tokens);
     FragAcc dq[D / 16];
@@ -338,8 +354,8 @@ __global__ void __launch_bounds__(kThreads)
 
     for (int j0 = 0; j0 < block_limit; j0 += kRows) {
       __syncthreads();
-      load_tile<D>(k_tile, a.k, j0, a.kv_tokens, [&](int r) { return kv_at(a, b, r, h); });
-      load_tile<D>(v_tile, a.v, j0, a.kv_tokens, [&](int r) { return kv_at(a, b, r, h); });
+      load_tile<D>(k_tile, a.k, j0, a.kv_tokens, [&](int r) { return kv_at(a, b, r, h); }, a.vector_rows);
+      load_tile<D>(v_tile, a.v, j0, a.kv_tokens, [&](int r) { return kv_at(a, b, r, h); }, a.vector_rows);
       __syncthreads();
       rows_dot_tile<D>(scores + warp * kWarpRows * kScorePitch,
                        q_tile + warp * kWarpRows * kTilePitch<D>, k_tile);
@@ -403,8 +419,8 @@ __global__ void __launch_bounds__(kThreads) backward_key_kernel(AttentionArgs a)
   bf16* dscore_row = dscores + row * kProbPitch;
   bf16* dscore_lo_row = dscores_lo + row * kProbPitch;
 
-  load_tile<D>(k_tile, a.k, k0, a.kv_tokens, [&](int r) { return kv_at(a, b, r, h); });
-  load_tile<D>(v_tile, a.v, k0, a.kv_tokens, [&](int r) { return kv_at(a, b, r, h); });
+  load_tile<D>(k_tile, a.k, k0, a.kv_tokens, [&](int r) { return kv_at(a, b, r, h); }, a.vector_rows);
+  load_tile<D>(v_tile, a.v, k0, a.kv_tokens, [&](int r) { return kv_at(a, b, r, h); }, a.vector_rows);
   FragAcc dk[D / 16], dv[D / 16];
 #pragma unroll
   for (int db = 0; db < D / 16; ++db) {
@@ -417,8 +433,8 @@ __global__ void __launch_bounds__(kThreads) backward_key_kernel(AttentionArgs a)
     // query of the tile sees any of its keys (block-uniform, so the barriers stay safe)
     if (visible_limit(a, min(i0 + kRows, a.q_tokens) - 1, prefix) <= k0) continue;
     __syncthreads();
-    load_tile<D>(q_tile, a.q, i0, a.q_tokens, [&](int r) { return q_at(a, b, r, h); });
-    load_tile<D>(do_tile, a.dout, i0, a.q_tokens, [&](int r) { return out_at(a, b, r, h); });
+    load_tile<D>(q_tile, a.q, i0, a.q_tokens, [&](int r) { return q_at(a, b, r, h); }, a.vector_rows);
+    load_tile<D>(do_tile, a.dout, i0, a.q_tokens, [&](int r) { return out_at(a, b, r, h); }, a.vector_rows);
     load_row_stats(lse, a.lse, row_at(a, b, h, i0), i0, a.q_tokens);
     load_row_stats(delta, a.delta, row_at(a, b, h, i0), i0, a.q_tokens);
     __syncthreads();
@@ -492,14 +508,26 @@ void launch(void (*kernel)(Args...), dim3 grid, size_t bytes, const DeviceContex
   MOLT_CUDA_CHECK_LAUNCH();
 }
 
-template <int D>
-void forward(const DeviceContext& ctx, const AttentionArgs& a) {
-  launch(forward_kernel<D>, dim3(a.batch * a.heads, tiles(a.q_tokens)), forward_bytes<D>(), ctx,
-         AttentionArgs(a));
+// Whether every row slice of q, k, v (and dout) is bf16 and starts on 16 bytes.
+bool rows_on_16_bytes(const AttentionArgs& a, bool backward) {
+  const auto aligned = [](const FloatArray& x) {
+    return x.bf16 && reinterpret_cast<uintptr_t>(x.data) % 16 == 0;
+  };
+  return a.head_dim % 8 == 0 && a.q_stride % 8 == 0 && a.kv_stride % 8 == 0 &&
+         (a.heads * a.head_dim) % 8 == 0 && aligned(a.q) && aligned(a.k) && aligned(a.v) &&
+         (!backward || aligned(a.dout));
 }
 
 template <int D>
-void backward(const DeviceContext& ctx, const AttentionArgs& a, float* partials) {
+void forward(const DeviceContext& ctx, AttentionArgs a) {
+  a.vector_rows = rows_on_16_bytes(a, false);
+  launch(forward_kernel<D>, dim3(a.batch * a.heads, tiles(a.q_tokens)), forward_bytes<D>(), ctx,
+         a);
+}
+
+template <int D>
+void backward(const DeviceContext& ctx, AttentionArgs a, float* partials) {
+  a.vector_rows = rows_on_16_bytes(a, true);
   if (a.dq.present() || a.dbias != nullptr) {
     const int groups = batch_groups(a);
     const bool partial_sums = a.dbias != nullptr && groups > 1;
@@ -517,7 +545,7 @@ void backward(const DeviceContext& ctx, const AttentionArgs& a, float* partials)
   }
   if (a.dk.present() || a.dv.present()) {
     launch(backward_key_kernel<D>, dim3(a.batch * a.heads, tiles(a.kv_tokens)), key_bytes<D>(),
-           ctx, AttentionArgs(a));
+           ctx, a);
   }
 }
 

@@ -337,7 +337,26 @@ def column(half, t, row):
 
 
 # ---- device helpers -------------------------------------------------------------------
-def load_tile(sm, D, tile, src, first, rows, at):
+def load_tile(sm, D, tile, src, first, rows, at, vectors=False):
+    if vectors:  # 16-byte chunks: 8 bf16 per thread per step, from and to 16-byte addresses
+        chunks = D // 8
+        e = np.arange(kRows * chunks)
+        thread = e % kThreads
+        r, d = e // chunks, (e % chunks) * 8
+        row = first + r
+        ok = row < rows
+        if not src.buf.bf16:
+            problem("vector load from a buffer that is not bf16")
+        if ok.any() and ((src.offset + at(row[ok]) + d[ok]) % 8 != 0).any():
+            problem("vector load from an address that is not on 16 bytes")
+        if ((r * kTilePitch(D) + d) % 8 != 0).any() or tile.addr % 16 != 0:
+            problem("vector store to shared memory not on 16 bytes")
+        for k in range(8):  # the chunk's eight elements, as one access per thread
+            val = np.zeros(e.size, f32)
+            if ok.any():
+                val[ok] = src.load(at(row[ok]) + d[ok] + k)
+            sm.write(tile, r * kTilePitch(D) + d + k, val, thread // 32, thread % 32, "load_tile")
+        return
     e = np.arange(kRows * D)  # for (e = threadIdx.x; e < kRows*D; e += kThreads)
     thread = e % kThreads
     r, d = e // D, e % D
@@ -426,7 +445,7 @@ def forward_kernel(D, a, bx, by):
     limit_t = np.where(i_t < a.q_tokens, visible_limit(a, i_t, prefix), 0)
     OP = kOutPitch(D)
 
-    load_tile(sm, D, q_tile, a.q, q0, a.q_tokens, lambda r: q_at(a, b, r, h))
+    load_tile(sm, D, q_tile, a.q, q0, a.q_tokens, lambda r: q_at(a, b, r, h), a.vector_rows)
     e = np.arange(kRows * OP)
     sm.write(o, e, 0.0, (e % kThreads) // 32, e % 32, "zero o")
     m = np.full(kThreads, -np.inf, f32)
@@ -435,8 +454,8 @@ def forward_kernel(D, a, bx, by):
     j0 = 0
     while j0 < block_limit:
         sm.syncthreads()
-        load_tile(sm, D, k_tile, a.k, j0, a.kv_tokens, lambda r: kv_at(a, b, r, h))
-        load_tile(sm, D, v_tile, a.v, j0, a.kv_tokens, lambda r: kv_at(a, b, r, h))
+        load_tile(sm, D, k_tile, a.k, j0, a.kv_tokens, lambda r: kv_at(a, b, r, h), a.vector_rows)
+        load_tile(sm, D, v_tile, a.v, j0, a.kv_tokens, lambda r: kv_at(a, b, r, h), a.vector_rows)
         sm.syncthreads()
         for w in range(kWarps):
             T = w * 32 + LANES
@@ -540,16 +559,16 @@ def backward_query_kernel(D, a, bx, by):
         block_limit = int(visible_limit(a, min(q0 + kRows, a.q_tokens) - 1, prefix))
         limit_t = np.where(i_t < a.q_tokens, visible_limit(a, i_t, prefix), 0)
         sm.syncthreads()
-        load_tile(sm, D, q_tile, a.q, q0, a.q_tokens, lambda r: q_at(a, b, r, h))
-        load_tile(sm, D, do_tile, a.dout, q0, a.q_tokens, lambda r: out_at(a, b, r, h))
+        load_tile(sm, D, q_tile, a.q, q0, a.q_tokens, lambda r: q_at(a, b, r, h), a.vector_rows)
+        load_tile(sm, D, do_tile, a.dout, q0, a.q_tokens, lambda r: out_at(a, b, r, h), a.vector_rows)
         load_row_stats(sm, lse, a.lse, int(row_at(a, b, h, q0)), q0, a.q_tokens, "lse")
         load_row_stats(sm, delta, a.delta, int(row_at(a, b, h, q0)), q0, a.q_tokens, "delta")
         dq = [[zero_frag() for _ in range(D // 16)] for _ in range(kWarps)]
         j0 = 0
         while j0 < block_limit:
             sm.syncthreads()
-            load_tile(sm, D, k_tile, a.k, j0, a.kv_tokens, lambda r: kv_at(a, b, r, h))
-            load_tile(sm, D, v_tile, a.v, j0, a.kv_tokens, lambda r: kv_at(a, b, r, h))
+            load_tile(sm, D, k_tile, a.k, j0, a.kv_tokens, lambda r: kv_at(a, b, r, h), a.vector_rows)
+            load_tile(sm, D, v_tile, a.v, j0, a.kv_tokens, lambda r: kv_at(a, b, r, h), a.vector_rows)
             sm.syncthreads()
             for w in range(kWarps):
                 T = w * 32 + LANES
@@ -616,8 +635,8 @@ def backward_key_kernel(D, a, bx, by):
     half_t = lane_t % 2
     j_t = k0 + row_t
 
-    load_tile(sm, D, k_tile, a.k, k0, a.kv_tokens, lambda r: kv_at(a, b, r, h))
-    load_tile(sm, D, v_tile, a.v, k0, a.kv_tokens, lambda r: kv_at(a, b, r, h))
+    load_tile(sm, D, k_tile, a.k, k0, a.kv_tokens, lambda r: kv_at(a, b, r, h), a.vector_rows)
+    load_tile(sm, D, v_tile, a.v, k0, a.kv_tokens, lambda r: kv_at(a, b, r, h), a.vector_rows)
     dk = [[zero_frag() for _ in range(D // 16)] for _ in range(kWarps)]
     dv = [[zero_frag() for _ in range(D // 16)] for _ in range(kWarps)]
     i0 = 0
@@ -626,8 +645,8 @@ def backward_key_kernel(D, a, bx, by):
             i0 += kRows
             continue
         sm.syncthreads()
-        load_tile(sm, D, q_tile, a.q, i0, a.q_tokens, lambda r: q_at(a, b, r, h))
-        load_tile(sm, D, do_tile, a.dout, i0, a.q_tokens, lambda r: out_at(a, b, r, h))
+        load_tile(sm, D, q_tile, a.q, i0, a.q_tokens, lambda r: q_at(a, b, r, h), a.vector_rows)
+        load_tile(sm, D, do_tile, a.dout, i0, a.q_tokens, lambda r: out_at(a, b, r, h), a.vector_rows)
         load_row_stats(sm, lse, a.lse, int(row_at(a, b, h, i0)), i0, a.q_tokens, "lse")
         load_row_stats(sm, delta, a.delta, int(row_at(a, b, h, i0)), i0, a.q_tokens, "delta")
         sm.syncthreads()
@@ -687,12 +706,22 @@ def launch(kernel, D, a, gx, gy, bufs):
             kernel(D, a, bx, by)
 
 
+def rows_on_16_bytes(a, backward):  # attention_tensor_core.cu: element offsets of 8 bf16
+    def aligned(x):
+        return x.present() and x.buf.bf16 and x.offset % 8 == 0
+    return (a.head_dim % 8 == 0 and a.q_stride % 8 == 0 and a.kv_stride % 8 == 0
+            and (a.heads * a.head_dim) % 8 == 0 and aligned(a.q) and aligned(a.k)
+            and aligned(a.v) and (not backward or aligned(a.dout)))
+
+
 def sim_forward(a):
+    a.vector_rows = rows_on_16_bytes(a, False)
     launch(forward_kernel, a.head_dim, a, a.batch * a.heads, tiles(a.q_tokens),
            [a.out.buf, a.lse_buf])
 
 
 def sim_backward(a):
+    a.vector_rows = rows_on_16_bytes(a, True)
     # delta_kernel of attention.cu: δ = Σ_d dout·out (f32)
     rows = a.batch * a.heads * a.q_tokens
     delta = np.zeros(rows, f32)
