@@ -1,12 +1,14 @@
 // Both model families on the CUDA backend against the CPU backend: one full training step
 // (loss, every gradient, the AdamW update) and 20 steps of the tiny GPT, in f32 and bf16
-// compute. Built only with nvcc; without a GPU every test skips with the reason.
+// compute. The step runs for every variant a job can ask for: GPT-2 causal and prefix-LM,
+// T5 v1.1 and each rung of the structure ladder (each switch alone, and all four), and
+// both families with activation recomputation. Built only with nvcc; without a GPU every
+// test skips with the reason.
 //
 // The CPU backend is the reference. Tolerances, and why:
 //  * f32 loss: relative 1e-5. Both sides accumulate in f32; only the summation order of
 //    the GEMMs, norms and softmax differs (~1e-7 relative per op).
-//  * f32 gradients: ‖g_cuda − g_cpu‖ / ‖g_cpu‖ ≤ 1e-4 over the whole flat buffer. The
-//    embedding gradient adds with atomics on the GPU, so its order varies run to run.
+//  * f32 gradients: ‖g_cuda − g_cpu‖ / ‖g_cpu‖ ≤ 1e-4 over the whole flat buffer.
 //  * bf16 loss: absolute 3e-2 nats after one step. bf16 keeps 8 significant bits
 //    (relative rounding 2⁻⁹ ≈ 2e-3 per stored activation); over a few layers the logits
 //    move by ~1e-2.
@@ -29,6 +31,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -62,6 +65,19 @@ TokenBatch DecoderBatch(int B, int T, int vocab, uint64_t seed) {
   return batch;
 }
 
+// As DecoderBatch, as a prefix-LM sees it: row b's first prefix_b tokens are input only
+// (attended bidirectionally, no loss); prefixes 0, 5, 17 and T − 1 in turn.
+TokenBatch PrefixLmBatch(int B, int T, int vocab, uint64_t seed) {
+  TokenBatch batch = DecoderBatch(B, T, vocab, seed);
+  const int prefixes[] = {0, 5, 17, T - 1};
+  for (int b = 0; b < B; ++b) {
+    const int prefix = std::min(prefixes[b % 4], T - 1);
+    batch.prefix_lengths.push_back(prefix);
+    for (int t = 0; t + 1 < prefix; ++t) batch.targets[size_t(b) * T + t] = kIgnoreIndex;
+  }
+  return batch;
+}
+
 TokenBatch EncdecBatch(int B, int Te, int Td, int vocab, uint64_t seed) {
   TokenBatch batch;
   batch.batch = B, batch.input_tokens = Te, batch.target_tokens = Td;
@@ -87,6 +103,26 @@ T5Config TinyT5() {
   return c;
 }
 
+// What a step test builds: a family, for T5 the structure switches as 4 bits
+// (share_cross_attention, share_encoder_decoder, layerwise cross-attention, causal input),
+// for GPT-2 whether the batch is prefix-LM, and whether activations are recomputed.
+struct ModelCase {
+  const char* name;
+  bool decoder;
+  int structure = 0;
+  bool prefix_lm = false;
+  bool recompute = false;
+};
+
+T5Config StructureConfig(int bits) {
+  T5Config c = TinyT5();
+  c.share_cross_attention = bits & 1;
+  c.share_encoder_decoder = bits & 2;
+  c.layerwise_cross_attention = bits & 4;
+  c.causal_input = bits & 8;
+  return c;
+}
+
 // A model with its optimizer on one backend, stepping as the trainer does (jobs/trainer.cpp):
 // zero grads, forward_backward scaled by 1/targets, clip by the global norm, AdamW.
 struct Trainee {
@@ -94,12 +130,15 @@ struct Trainee {
   std::unique_ptr<LanguageModel> model;
   std::unique_ptr<AdamW> optimizer;
 
-  Trainee(std::unique_ptr<Backend> b, bool decoder) : backend(std::move(b)) {
-    if (decoder) {
+  Trainee(std::unique_ptr<Backend> b, bool decoder)
+      : Trainee(std::move(b), ModelCase{"", decoder}) {}
+  Trainee(std::unique_ptr<Backend> b, const ModelCase& c) : backend(std::move(b)) {
+    if (c.decoder) {
       model = std::make_unique<GPT2>(TinyGpt(), *backend);
     } else {
-      model = std::make_unique<T5>(TinyT5(), *backend);
+      model = std::make_unique<T5>(StructureConfig(c.structure), *backend);
     }
+    model->set_recompute(c.recompute);
     model->initialize(1234);
     optimizer = std::make_unique<AdamW>(*backend, model->table(), 0, model->params().count);
   }
@@ -142,28 +181,24 @@ Difference compare(const std::vector<float>& want, const std::vector<float>& got
   return d;
 }
 
-struct Family {
-  const char* name;
-  bool decoder;
-};
-
-class CudaModelStepTest : public ::testing::TestWithParam<std::tuple<Family, DType>> {
+class CudaModelStepTest : public ::testing::TestWithParam<std::tuple<ModelCase, DType>> {
  protected:
   void SetUp() override {
     const std::string missing = missing_device();
     if (!missing.empty()) GTEST_SKIP() << missing;
   }
-  bool decoder() const { return std::get<0>(GetParam()).decoder; }
+  const ModelCase& model_case() const { return std::get<0>(GetParam()); }
   DType dtype() const { return std::get<1>(GetParam()); }
   TokenBatch batch(uint64_t seed) const {
-    return decoder() ? DecoderBatch(4, 32, TinyGpt().vocab_size, seed)
-                     : EncdecBatch(4, 24, 12, TinyT5().vocab_size, seed);
+    if (!model_case().decoder) return EncdecBatch(4, 24, 12, TinyT5().vocab_size, seed);
+    return model_case().prefix_lm ? PrefixLmBatch(4, 32, TinyGpt().vocab_size, seed)
+                                   : DecoderBatch(4, 32, TinyGpt().vocab_size, seed);
   }
 };
 
 TEST_P(CudaModelStepTest, OneTrainingStepMatchesTheCpu) {
-  Trainee cpu(kernels::make_cpu_backend(), decoder());
-  Trainee cuda(kernels::make_cuda_backend(0, dtype()), decoder());
+  Trainee cpu(kernels::make_cpu_backend(), model_case());
+  Trainee cuda(kernels::make_cuda_backend(0, dtype()), model_case());
   const bool bf16 = dtype() == DType::kBF16;
 
   // Same seed, same initial master weights, bit for bit (initialisation runs on the host).
@@ -203,14 +238,30 @@ TEST_P(CudaModelStepTest, OneTrainingStepMatchesTheCpu) {
   EXPECT_LE(compute.max_abs, bf16 ? 0.01 : 0.0);
 }
 
-std::string StepTestName(const testing::TestParamInfo<std::tuple<Family, DType>>& info) {
+std::string StepTestName(const testing::TestParamInfo<std::tuple<ModelCase, DType>>& info) {
   return std::string(std::get<0>(info.param).name) +
          (std::get<1>(info.param) == DType::kBF16 ? "_bf16" : "_f32");
 }
 
+void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.name; }
+
+const ModelCase kModelCases[] = {
+    // name, decoder, structure bits, prefix_lm, recompute
+    {"gpt2", true},
+    {"gpt2_prefix_lm", true, 0, true},
+    {"gpt2_recompute", true, 0, false, true},
+    {"t5", false},
+    {"t5_shared_cross_attention", false, 1},
+    {"t5_one_stack", false, 2},
+    {"t5_layerwise_cross_attention", false, 4},
+    {"t5_causal_input", false, 8},
+    {"t5_all_four_switches", false, 15},
+    {"t5_recompute", false, 0, false, true},
+    {"t5_all_four_switches_recompute", false, 15, false, true},
+};
+
 INSTANTIATE_TEST_SUITE_P(Families, CudaModelStepTest,
-                         ::testing::Combine(::testing::Values(Family{"gpt2", true},
-                                                              Family{"t5", false}),
+                         ::testing::Combine(::testing::ValuesIn(kModelCases),
                                             ::testing::Values(DType::kF32, DType::kBF16)),
                          StepTestName);
 
