@@ -18,7 +18,7 @@
 //     and lo = bf16(dS − hi), and each of dQ += dS·K and dK += dSᵀ·Q takes two MMAs: a row
 //     of dS sums to zero (Σ_j P_ij·(dP_ij − δ_i) = 0), so dQ and dK are small differences
 //     of large terms, and one bf16 rounding of dS (2⁻⁹ relative) missed the CUDA test's
-//     bf16 bound by up to 4× in simulation; the split keeps ~16 bits.
+//     bf16 bound by up to 1.3× in simulation; the split keeps ~16 bits.
 //   * The backward has the reference's two kernels (dQ and dbias over query tiles, dK and
 //     dV over key tiles), each recomputing S and dP. No element is written by two blocks
 //     and there are no atomics, so two runs give the same bits. dbias sums over the batch:
