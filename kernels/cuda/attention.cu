@@ -43,6 +43,7 @@
 #include "kernels/cuda/checks.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/reductions.cuh"
+#include "kernels/error.h"
 
 namespace molt::kernels::cuda {
 namespace {
@@ -371,8 +372,10 @@ AttentionKernel choose_attention_kernel(bool bf16_operands, int head_dim) {
   const char* set = std::getenv("MOLT_CUDA_ATTENTION");
   const std::string mode = set != nullptr ? set : "";
   if (mode == "reference") return AttentionKernel::kReference;
-  require(mode.empty() || mode == "auto",
-          "MOLT_CUDA_ATTENTION must be \"auto\" or \"reference\", not \"" + mode + "\"");
+  if (!mode.empty() && mode != "auto") {
+    throw UserError("environment variable MOLT_CUDA_ATTENTION is \"" + mode +
+                    "\": it must be \"auto\" or \"reference\"");
+  }
   return bf16_operands && tensor_core_head_dim(head_dim) ? AttentionKernel::kTensorCore
                                                          : AttentionKernel::kReference;
 }

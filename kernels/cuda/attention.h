@@ -13,7 +13,8 @@ constexpr int kMaxAttentionHeadDim = 128;
 // whose q, k, v (and dout, for the backward) are all bf16 and whose head_dim is 16, 32, 64
 // or 128; the f32 reference kernels (attention.cu) take the rest. With the environment
 // variable MOLT_CUDA_ATTENTION=reference every op runs the reference kernels, to compare
-// the two on a GPU; "auto" or unset is the rule above, and any other value is an error.
+// the two on a GPU; "auto" or unset is the rule above, and any other value is a UserError
+// (raised when a CUDA backend is made, so before a job does any work).
 enum class AttentionKernel { kReference, kTensorCore };
 AttentionKernel choose_attention_kernel(bool bf16_operands, int head_dim);
 

@@ -31,6 +31,7 @@ CudaBackend::CudaBackend(int device, DType compute_dtype)
     : device_(device), compute_dtype_(compute_dtype) {
   require(compute_dtype == DType::kF32 || compute_dtype == DType::kBF16,
           std::string("compute dtype must be f32 or bf16, not ") + dtype_name(compute_dtype));
+  choose_attention_kernel(false, 0);  // a bad MOLT_CUDA_ATTENTION fails here, before any work
   const int devices = visible_device_count();
   if (device < 0 || device >= devices) {
     throw UserError("CUDA device " + std::to_string(device) + " is not available (" +

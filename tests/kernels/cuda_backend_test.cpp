@@ -50,6 +50,7 @@
 
 #include "kernels/cpu/bf16.h"
 #include "kernels/cuda/attention.h"
+#include "kernels/error.h"
 #include "tests/kernels/attention_problem.h"
 #include "tests/kernels/kernel_test_support.h"
 
@@ -962,7 +963,7 @@ TEST(CudaAttentionKernelChoice, TensorCoresForBf16OperandsWithTheirHeadSizes) {
   setenv("MOLT_CUDA_ATTENTION", "reference", 1);
   EXPECT_EQ(cuda::choose_attention_kernel(true, 64), AttentionKernel::kReference);
   setenv("MOLT_CUDA_ATTENTION", "fast", 1);
-  EXPECT_THROW(cuda::choose_attention_kernel(true, 64), std::logic_error);
+  EXPECT_THROW(cuda::choose_attention_kernel(true, 64), UserError);
   unsetenv("MOLT_CUDA_ATTENTION");
 }
 
