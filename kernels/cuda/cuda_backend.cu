@@ -31,7 +31,8 @@ CudaBackend::CudaBackend(int device, DType compute_dtype)
     : device_(device), compute_dtype_(compute_dtype) {
   require(compute_dtype == DType::kF32 || compute_dtype == DType::kBF16,
           std::string("compute dtype must be f32 or bf16, not ") + dtype_name(compute_dtype));
-  choose_attention_kernel(false, 0);  // a bad MOLT_CUDA_ATTENTION fails here, before any work
+  choose_attention_kernel(false, 0);  // a bad MOLT_CUDA_ATTENTION or MOLT_CUDA_GEMM fails
+  bias_epilogue_allowed();            // here, before any work
   const int devices = visible_device_count();
   if (device < 0 || device >= devices) {
     throw UserError("CUDA device " + std::to_string(device) + " is not available (" +
@@ -44,13 +45,15 @@ CudaBackend::CudaBackend(int device, DType compute_dtype)
     MOLT_CUBLAS_CHECK(cublasSetStream(blas_, stream_));
     scratch_ = std::make_unique<DeviceScratch>(stream_);
     ones_ = std::make_unique<OnesVectors>(stream_);
+    bias_gemm_ = std::make_unique<BiasGemmPlans>(stream_);
     MOLT_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&index_error_host_), sizeof(int),
                                   cudaHostAllocMapped));
     *index_error_host_ = kNoIndexError;
     int* index_error_device = nullptr;
     MOLT_CUDA_CHECK(cudaHostGetDevicePointer(reinterpret_cast<void**>(&index_error_device),
                                              index_error_host_, 0));
-    ctx_ = DeviceContext{stream_, blas_, scratch_.get(), ones_.get(), index_error_device};
+    ctx_ = DeviceContext{stream_, blas_, bias_gemm_.get(), scratch_.get(), ones_.get(),
+                         index_error_device};
   } catch (...) {
     release();
     throw;
@@ -63,6 +66,7 @@ void CudaBackend::release() noexcept {
   if (stream_ != nullptr) cudaStreamSynchronize(stream_);
   scratch_.reset();
   ones_.reset();
+  bias_gemm_.reset();
   if (index_error_host_ != nullptr) cudaFreeHost(index_error_host_);
   if (blas_ != nullptr) cublasDestroy(blas_);
   if (stream_ != nullptr) cudaStreamDestroy(stream_);

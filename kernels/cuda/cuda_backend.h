@@ -27,6 +27,7 @@
 
 #include "kernels/backend.h"
 #include "kernels/cuda/device_context.h"
+#include "kernels/cuda/matmul.h"
 
 namespace molt::kernels::cuda {
 
@@ -114,6 +115,7 @@ class CudaBackend final : public Backend {
   cublasHandle_t blas_ = nullptr;
   std::unique_ptr<DeviceScratch> scratch_;
   std::unique_ptr<OnesVectors> ones_;
+  std::unique_ptr<BiasGemmPlans> bias_gemm_;
   int* index_error_host_ = nullptr;  // host-mapped; kernels write it through ctx_.index_error
   DeviceContext ctx_;
 };

@@ -50,6 +50,7 @@
 
 #include "kernels/cpu/bf16.h"
 #include "kernels/cuda/attention.h"
+#include "kernels/cuda/matmul.h"
 #include "kernels/error.h"
 #include "tests/kernels/attention_problem.h"
 #include "tests/kernels/kernel_test_support.h"
@@ -336,6 +337,44 @@ TEST_P(CudaBackendTest, MatmulMatchesCpuForwardAndAccumulatingBackward) {
     cpu().matmul_backward(Tensor{}, Tensor{}, cdb, on_cpu(dy), cx, cw, s.M, s.K, s.N);
     EXPECT_TRUE(same(gdb, cdb, kMatmul));
   }
+}
+
+// The forward with a bias both ways: cuBLASLt's bias epilogue (aligned shapes, the default)
+// and the broadcast path (MOLT_CUDA_GEMM=cublas), each against the CPU; the shapes include
+// GPT-2's (K, N multiples of 8) and ones the epilogue must leave to the broadcast path.
+TEST_P(CudaBackendTest, MatmulWithBiasMatchesCpuOnBothPaths) {
+  struct Size {
+    int M, K, N;
+  };
+  for (const char* gemm : {"auto", "cublas"}) {
+    setenv("MOLT_CUDA_GEMM", gemm, 1);
+    for (const Size s : {Size{64, 768, 2304}, Size{1024, 768, 3072}, Size{5, 16, 8},
+                         Size{33, 64, 200}, Size{16, 12, 8}, Size{16, 16, 12}}) {
+      SCOPED_TRACE(std::string(gemm) + " " + std::to_string(s.M) + "x" + std::to_string(s.K) +
+                   "x" + std::to_string(s.N));
+      const auto x = compute_values(size_t(s.M) * s.K, 21),
+                 w = compute_values(size_t(s.N) * s.K, 22), b = compute_values(s.N, 23, 3.0f);
+      Tensor gout = gpu_compute(random_normal(size_t(s.M) * s.N, 24));
+      Tensor cout = on_cpu(random_normal(size_t(s.M) * s.N, 24));
+      gpu().matmul_forward(gout, gpu_compute(x), gpu_compute(w), gpu_compute(b), s.M, s.K, s.N);
+      cpu().matmul_forward(cout, on_cpu(x), on_cpu(w), on_cpu(b), s.M, s.K, s.N);
+      EXPECT_TRUE(same(gout, cout, kMatmul));
+    }
+  }
+  unsetenv("MOLT_CUDA_GEMM");
+}
+
+// The switch between the two paths; host code, so it runs without a GPU too.
+TEST(CudaGemmChoice, MoltCudaGemmIsAutoOrCublas) {
+  unsetenv("MOLT_CUDA_GEMM");
+  EXPECT_TRUE(cuda::bias_epilogue_allowed());
+  setenv("MOLT_CUDA_GEMM", "auto", 1);
+  EXPECT_TRUE(cuda::bias_epilogue_allowed());
+  setenv("MOLT_CUDA_GEMM", "cublas", 1);
+  EXPECT_FALSE(cuda::bias_epilogue_allowed());
+  setenv("MOLT_CUDA_GEMM", "cublaslt", 1);
+  EXPECT_THROW(cuda::bias_epilogue_allowed(), UserError);
+  unsetenv("MOLT_CUDA_GEMM");
 }
 
 // ---- normalisation ------------------------------------------------------------------------
