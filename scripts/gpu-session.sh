@@ -14,9 +14,10 @@
 #             the checks that read HDF5 skip if the box's Python has no h5py
 #   bench     scripts/bench-gpu.sh: molt vs compiled PyTorch, GPT-2 124M and T5 v1.1 base,
 #             with molt's time per op (PROFILE_OPS=1)
-# If the tensor-core attention (bf16) fails its op tests while the reference kernels pass,
-# the steps after `kernels`, and `bench` (which checks this itself, being a call of its own),
-# run with MOLT_CUDA_ATTENTION=reference, say so, and so still measure the rest of molt.
+# If the tensor-core attention (bf16) or cuBLASLt's bias epilogue fails its op tests while
+# the older path passes, the steps after `kernels`, and `bench` (which checks this itself,
+# being a call of its own), run on the older path (MOLT_CUDA_ATTENTION=reference,
+# MOLT_CUDA_GEMM=cublas), say so, and so still measure the rest of molt.
 # Each step has a time limit (STEP_TIMEOUT_S, default 300; bench BENCH_TIMEOUT_S, 540) and
 # writes OUT/<step>.log (OUT defaults to ./gpu-session-out; the device tool sets $OUT); the
 # gtest steps also write OUT/<step>.json, which keeps every measured tolerance. The last lines
@@ -56,21 +57,29 @@ expected_memory() {
     --set batch.global_batch="$t5" | grep '^total_bytes=')"
 }
 
-# choose_attention: runs the tensor-core attention cases (bf16) and their reference twins;
-# if only the tensor-core ones fail, every later molt uses the reference kernels.
-choose_attention() {
+# choose_fallbacks: runs the two newest kernel paths' tests beside their older twins: the
+# tensor-core attention (bf16) against the reference kernels, and cuBLASLt's bias epilogue
+# against the broadcast path. Where only the newer one fails, every later molt uses the
+# older one (MOLT_CUDA_ATTENTION=reference, MOLT_CUDA_GEMM=cublas) and this says so.
+choose_fallbacks() {
   local filter='Layouts/CudaAttentionTest.*_bf16:Layouts/CudaAttentionTest.*_bf16_reference'
-  local json=$out/attention-check.json
-  timeout 120 molt_kernels_tests --gtest_filter="$filter" --gtest_output="json:$json" \
-    >"$out/attention-check.log" 2>&1 && return 0
+  filter+=':ComputeDtypes/CudaBiasGemmTest.*'
+  timeout 180 molt_kernels_tests --gtest_filter="$filter" >"$out/fallback-check.log" 2>&1 && return 0
   local failed
-  failed=$(grep -oE '^\[  FAILED  \] Layouts/CudaAttentionTest\.[A-Za-z]+/[A-Za-z0-9]+_bf16[a-z_]*' \
-    "$out/attention-check.log" | sort -u)
-  if [ -n "$failed" ] && ! grep -q '_bf16_reference$' <<<"$failed"; then
+  failed=$(grep -oE '^\[  FAILED  \] [A-Za-z]+/[A-Za-z]+\.[A-Za-z]+/[A-Za-z0-9_]+' \
+    "$out/fallback-check.log" | sort -u)
+  local attention
+  attention=$(grep 'CudaAttentionTest' <<<"$failed")
+  if [ -n "$attention" ] && ! grep -q '_bf16_reference$' <<<"$attention"; then
     export MOLT_CUDA_ATTENTION=reference
     echo "gpu-session: the tensor-core attention FAILED its tests (the reference kernels pass);"
     echo "gpu-session: what follows runs with MOLT_CUDA_ATTENTION=reference (slow attention)"
-    echo "$failed" | head -n 10
+    echo "$attention" | head -n 10
+  fi
+  if grep -q 'ThroughTheEpilogue' <<<"$failed" && ! grep -q 'ThroughTheBroadcast' <<<"$failed"; then
+    export MOLT_CUDA_GEMM=cublas
+    echo "gpu-session: cuBLASLt's bias epilogue FAILED its test (the broadcast path passes);"
+    echo "gpu-session: what follows runs with MOLT_CUDA_GEMM=cublas"
   fi
 }
 
@@ -87,7 +96,7 @@ run_step() {
         --gtest_output="json:$out/$step.json" ;;
     train) timeout "$limit" bash "$here/tests/jobs/cuda_train_test.sh" ;;
     export) MOLT_ALLOW_NO_H5PY=1 timeout "$limit" bash "$here/tests/io/export_test.sh" ;;
-    bench) choose_attention
+    bench) choose_fallbacks
            expected_memory
            # each of the four sides (molt, PyTorch; GPT-2, T5) gets at most 150 s, so one
            # slow torch.compile cannot take the whole call and leave T5 unmeasured
@@ -106,8 +115,9 @@ for step in $steps; do
   status=$?
   # the bench step decides inside run_step; after a failed kernels step, decide here
   if [ "$step" = kernels ] && [ "$status" -ne 0 ]; then
-    choose_attention
+    choose_fallbacks
     [ -n "${MOLT_CUDA_ATTENTION:-}" ] && verdicts+=("gpu-session: later steps ran with MOLT_CUDA_ATTENTION=reference")
+    [ -n "${MOLT_CUDA_GEMM:-}" ] && verdicts+=("gpu-session: later steps ran with MOLT_CUDA_GEMM=cublas")
   fi
   seconds=$(($(date +%s) - start))
   grep -v '^\[  SKIPPED \]' "$out/$step.log" | tail -n 15

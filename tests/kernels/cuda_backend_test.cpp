@@ -340,13 +340,15 @@ TEST_P(CudaBackendTest, MatmulMatchesCpuForwardAndAccumulatingBackward) {
 }
 
 // The forward with a bias both ways: cuBLASLt's bias epilogue (aligned shapes, the default)
-// and the broadcast path (MOLT_CUDA_GEMM=cublas), each against the CPU; the shapes include
-// GPT-2's (K, N multiples of 8) and ones the epilogue must leave to the broadcast path.
-TEST_P(CudaBackendTest, MatmulWithBiasMatchesCpuOnBothPaths) {
-  struct Size {
-    int M, K, N;
-  };
-  for (const char* gemm : {"auto", "cublas"}) {
+// and the broadcast path (MOLT_CUDA_GEMM=cublas), each against the CPU, as two tests so a
+// GPU session can tell which path failed. The shapes include GPT-2's (K, N multiples of 8)
+// and ones the epilogue must leave to the broadcast path.
+class CudaBiasGemmTest : public CudaBackendTest {
+ protected:
+  void check_forward_with_bias(const char* gemm) {
+    struct Size {
+      int M, K, N;
+    };
     setenv("MOLT_CUDA_GEMM", gemm, 1);
     for (const Size s : {Size{64, 768, 2304}, Size{1024, 768, 3072}, Size{5, 16, 8},
                          Size{33, 64, 200}, Size{16, 12, 8}, Size{16, 16, 12}}) {
@@ -361,8 +363,18 @@ TEST_P(CudaBackendTest, MatmulWithBiasMatchesCpuOnBothPaths) {
       EXPECT_TRUE(same(gout, cout, kMatmul));
     }
   }
-  unsetenv("MOLT_CUDA_GEMM");
+  void TearDown() override { unsetenv("MOLT_CUDA_GEMM"); }
+};
+
+TEST_P(CudaBiasGemmTest, MatmulWithBiasThroughTheEpilogueMatchesCpu) {
+  check_forward_with_bias("auto");
 }
+TEST_P(CudaBiasGemmTest, MatmulWithBiasThroughTheBroadcastMatchesCpu) {
+  check_forward_with_bias("cublas");
+}
+INSTANTIATE_TEST_SUITE_P(ComputeDtypes, CudaBiasGemmTest,
+                         ::testing::Values(DType::kF32, DType::kBF16),
+                         [](const auto& info) { return std::string(short_name(info.param)); });
 
 // The switch between the two paths; host code, so it runs without a GPU too.
 TEST(CudaGemmChoice, MoltCudaGemmIsAutoOrCublas) {
