@@ -15,6 +15,7 @@ namespace {
 struct FaultPlan {
   int64_t fail_at = 0;   // 0 = never
   int64_t stall_at = 0;  // 0 = never
+  bool nccl_join_stall = false;
   int rank = 0;
 };
 
@@ -33,11 +34,14 @@ FaultPlan parse_plan(const std::string& text) {
       plan.fail_at = number;
     } else if (key == "comm_stall_at" && numeric && number > 0) {
       plan.stall_at = number;
+    } else if (key == "nccl_join_stall" && numeric && number == 1) {
+      plan.nccl_join_stall = true;
     } else if (key == "rank" && numeric) {
       plan.rank = static_cast<int>(number);
     } else {
       throw UserError("MOLT_FAULT_INJECT: cannot read '" + item +
-                      "' (expected comm_fail_at=N or comm_stall_at=N with N >= 1, or rank=R)");
+                      "' (expected comm_fail_at=N or comm_stall_at=N with N >= 1, "
+                      "nccl_join_stall=1, or rank=R)");
     }
   }
   return plan;
@@ -99,6 +103,13 @@ class FaultInjectingComm final : public Comm {
 };
 
 }  // namespace
+
+bool nccl_join_stalls(int rank) {
+  const char* text = std::getenv("MOLT_FAULT_INJECT");
+  if (text == nullptr || *text == '\0') return false;
+  const FaultPlan plan = parse_plan(text);
+  return plan.nccl_join_stall && plan.rank == rank;
+}
 
 std::unique_ptr<Comm> with_fault_injection(std::unique_ptr<Comm> comm) {
   const char* text = std::getenv("MOLT_FAULT_INJECT");

@@ -1,6 +1,8 @@
 // NcclComm: see nccl_comm.h for the design (own stream, events, sums, timeout, padding).
 #include "dist/nccl_comm.h"
 
+#include "dist/fault_injection.h"
+
 #include <cuda_runtime.h>
 #include <nccl.h>
 #include <unistd.h>
@@ -10,6 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <future>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,10 +54,7 @@ class NcclComm final : public Comm {
     ncclUniqueId id{};
     if (host_->rank() == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
     host_->broadcast(&id, sizeof id, 0);
-    // Joins on the device the backend made current. Blocks until every rank has joined; a
-    // rank that fails before joining ends the job through MPI_Abort, so this cannot wait
-    // forever on a dead peer.
-    check(ncclCommInitRank(&comm_, host_->world(), id, host_->rank()), "ncclCommInitRank");
+    join(id);
     check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
   }
 
@@ -207,6 +208,42 @@ class NcclComm final : public Comm {
 
   // cudaEventQuery's "not ready" is also left as the thread's last error, which the
   // backend's next launch check (cudaGetLastError) would report as a failure: clear it.
+  // ncclCommInitRank returns once every rank has joined. A rank that fails before joining
+  // ends the job through MPI_Abort; one that stalls (alive, never joining) would hold the
+  // others forever. So the join runs in a helper thread and this waits for it at most
+  // dist.timeout_s, then throws CommFault (the job then ends; the helper goes with it).
+  // NCCL joins on the calling thread's current device: the helper makes the backend's
+  // device current first. MOLT_FAULT_INJECT=nccl_join_stall=1 makes the helper sleep.
+  void join(const ncclUniqueId& id) {
+    struct Joined {
+      ncclComm_t comm = nullptr;
+      cudaError_t device = cudaSuccess;
+      ncclResult_t result = ncclSuccess;
+    };
+    int device = 0;
+    check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+    auto promise = std::make_shared<std::promise<Joined>>();
+    std::future<Joined> joined = promise->get_future();
+    const int world = host_->world(), rank = host_->rank();
+    const bool stall = nccl_join_stalls(rank);
+    std::thread([promise, id, world, rank, device, stall] {
+      Joined out;
+      out.device = cudaSetDevice(device);
+      while (stall) std::this_thread::sleep_for(std::chrono::seconds(1));
+      if (out.device == cudaSuccess) out.result = ncclCommInitRank(&out.comm, world, id, rank);
+      promise->set_value(out);
+    }).detach();
+    if (joined.wait_for(std::chrono::duration<double>(timeout_seconds_)) !=
+        std::future_status::ready) {
+      fail("the communicator has not formed after " + std::to_string(int(timeout_seconds_)) +
+           " s (dist.timeout_s): a rank has not joined");
+    }
+    const Joined out = joined.get();
+    check_cuda(out.device, "cudaSetDevice (joining)");
+    comm_ = out.comm;
+    check(out.result, "ncclCommInitRank");
+  }
+
   static cudaError_t query(cudaEvent_t done) {
     const cudaError_t status = cudaEventQuery(done);
     if (status == cudaErrorNotReady) cudaGetLastError();

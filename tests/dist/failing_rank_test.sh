@@ -43,7 +43,17 @@ grep -q "MOLT_FAULT_INJECT: cannot read 'comm_fail_at=soon'" "$WORK/malformed.er
   || { cat "$WORK/malformed.err"; fail "malformed: no message naming MOLT_FAULT_INJECT"; }
 [ "$status" -eq 2 ] || fail "malformed: exit $status, want 2 (user error)"
 
+run_failing nccl_stall_value nccl_join_stall=2
+grep -q "MOLT_FAULT_INJECT: cannot read 'nccl_join_stall=2'" "$WORK/nccl_stall_value.err" \
+  || { cat "$WORK/nccl_stall_value.err"; fail "nccl_join_stall=2: no message naming it"; }
+[ "$status" -eq 2 ] || fail "nccl_join_stall=2: exit $status, want 2 (user error)"
+
 # The same job without a fault trains to the end: the failures above come from the seam.
+# So does one asking for a stalled NCCL join, which an MPI job never makes (the stall itself
+# is checked on a GPU, tests/jobs/cuda_train_test.sh).
 mpirun --oversubscribe --bind-to none -np 3 "$MOLT_BIN" train $(job healthy) >/dev/null 2>&1 \
   || fail "the job fails even without an injected fault"
-echo "5 passed, 0 failed"
+MOLT_FAULT_INJECT=nccl_join_stall=1 mpirun --oversubscribe --bind-to none -np 3 \
+  "$MOLT_BIN" train $(job mpi_ignores_nccl_stall) >/dev/null 2>&1 \
+  || fail "an MPI job fails when asked to stall a NCCL join it never makes"
+echo "6 passed, 0 failed"

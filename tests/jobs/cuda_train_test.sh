@@ -11,7 +11,9 @@
 #  4. The encoder-decoder (tiny-t5, span corruption) follows its CPU run on CUDA, fp32 and bf16
 #     as in 1 and 2, and resumes bit for bit; so does the structure ladder's last rung (all
 #     four switches) on prefix-LM, in fp32.
-#  5. NCCL with one rank (mpirun -np 1, dist.backend = "nccl") trains like the plain run.
+#  5. NCCL with one rank (mpirun -np 1, dist.backend = "nccl") trains like the plain run; a
+#     rank that never joins the communicator (MOLT_FAULT_INJECT=nccl_join_stall=1) ends the
+#     job after dist.timeout_s with one message.
 #  6. Two ranks on one GPU: dist.backend = "nccl" is refused (exit 2, NCCL needs a GPU per
 #     rank); "auto" falls back to MPI staged through host memory and matches one rank
 #     within 1e-3, with and without the sharded optimizer.
@@ -142,6 +144,17 @@ mpi 1 "$MOLT_BIN" train $(args "$WORK/nccl1" "${cuda[@]}" --set dist.backend=ncc
   || { cat "$WORK/nccl1.log"; fail "NCCL W=1 failed"; }
 grep -q "gradient sums over nccl" "$WORK/nccl1.log" || { cat "$WORK/nccl1.log"; fail "W=1 did not use NCCL"; }
 compare cuda32 nccl1 1e-3 || fail "NCCL W=1 differs from the plain CUDA run"
+# A rank that never joins the NCCL communicator ends the job after dist.timeout_s.
+set +e
+MOLT_FAULT_INJECT=nccl_join_stall=1 timeout 120 mpirun --oversubscribe --bind-to none -np 1 \
+  "$MOLT_BIN" train $(args "$WORK/ncclstall" "${cuda[@]}" --set dist.backend=nccl \
+  --set dist.timeout_s=3) >"$WORK/ncclstall.log" 2>&1
+stall_status=$?
+set -e
+[ "$stall_status" -ne 0 ] && [ "$stall_status" -ne 124 ] \
+  || { cat "$WORK/ncclstall.log"; fail "a stalled NCCL join: exit $stall_status (0: not ended; 124: hung)"; }
+grep -q "communicator has not formed after 3 s" "$WORK/ncclstall.log" \
+  || { cat "$WORK/ncclstall.log"; fail "a stalled NCCL join: no message"; }
 passed=$((passed + 1))
 
 # 6: two ranks sharing one GPU.
