@@ -42,6 +42,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "molt: error: %s\n", e.what());
     molt::dist::abort_job_if_distributed(molt::kUserErrorExit);  // no rank waits forever
     return molt::kUserErrorExit;
+  } catch (const molt::dist::CommFault& e) {  // a peer failed or stalled before training
+    std::fprintf(stderr, "molt: error: %s\n", e.what());
+    molt::dist::abort_job_if_distributed(1);
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "molt: internal error: %s\n", e.what());
     molt::dist::abort_job_if_distributed(1);

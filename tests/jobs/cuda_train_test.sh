@@ -153,7 +153,7 @@ stall_status=$?
 set -e
 [ "$stall_status" -ne 0 ] && [ "$stall_status" -ne 124 ] \
   || { cat "$WORK/ncclstall.log"; fail "a stalled NCCL join: exit $stall_status (0: not ended; 124: hung)"; }
-grep -q "communicator has not formed after 3 s" "$WORK/ncclstall.log" \
+grep -q "molt: error: rank 0: NCCL: the communicator has not formed after 3 s" "$WORK/ncclstall.log" \
   || { cat "$WORK/ncclstall.log"; fail "a stalled NCCL join: no message"; }
 passed=$((passed + 1))
 
