@@ -16,14 +16,13 @@ loss on it.
 import json
 import sys
 
-import torch
-
 
 def main(family, hf_dir, dump_path):
     try:
+        import torch
         import transformers
-    except ImportError:
-        print(f"SKIP: transformers is not importable here; the {family} check is skipped")
+    except ImportError as missing:
+        print(f"SKIP: {missing.name} is not importable here; the {family} check is skipped")
         return 0
     dump = json.load(open(dump_path))
     inputs = torch.tensor(dump["inputs"], dtype=torch.long)
