@@ -84,30 +84,71 @@ __host__ __device__ constexpr size_t out_bytes() {
 // The backward kernels stage their gradients in the two score regions, which are adjacent.
 static_assert(sizeof(float) * kRows * (128 + 4) <= 2 * kScoreBytes, "staging does not fit");
 
-// Shared memory of each kernel, in the order the kernel takes it.
-template <int D>
-constexpr size_t forward_bytes() {
-  return 3 * tile_bytes<D>() + kScoreBytes + kProbBytes + out_bytes<D>();
-}
-template <int D>
-constexpr size_t query_bytes() {
-  return 4 * tile_bytes<D>() + 2 * kScoreBytes + 2 * kProbBytes + 2 * kRowStatBytes;
-}
-template <int D>
-constexpr size_t key_bytes() {
-  return 4 * tile_bytes<D>() + 2 * kScoreBytes + 3 * kProbBytes + 2 * kRowStatBytes;
-}
-
-// Hands out consecutive regions of the dynamic shared memory.
+// Hands out consecutive regions of the dynamic shared memory from `base`. Without a base
+// it only adds up their sizes: that is how the host sizes a kernel's shared memory, from the
+// very carving the kernel does (shared_bytes).
 struct SharedCursor {
-  unsigned char* at;
+  unsigned char* base = nullptr;
+  size_t used = 0;
   template <typename T>
-  __device__ T* take(size_t bytes) {
-    T* region = reinterpret_cast<T*>(at);
-    at += bytes;
+  __host__ __device__ T* take(size_t bytes) {
+    T* region = base != nullptr ? reinterpret_cast<T*>(base + used) : nullptr;
+    used += bytes;
     return region;
   }
 };
+
+// Each kernel's shared memory, region by region in the order carve() takes them (a braced
+// list is evaluated left to right).
+template <int D>
+struct ForwardShared {
+  bf16 *q_tile, *k_tile, *v_tile;
+  float* scores;
+  bf16* probs;
+  float* o;  // the running output, f32
+  __host__ __device__ static ForwardShared carve(SharedCursor& at) {
+    return {at.take<bf16>(tile_bytes<D>()), at.take<bf16>(tile_bytes<D>()),
+            at.take<bf16>(tile_bytes<D>()), at.take<float>(kScoreBytes),
+            at.take<bf16>(kProbBytes),      at.take<float>(out_bytes<D>())};
+  }
+};
+template <int D>
+struct QueryShared {
+  bf16 *q_tile, *do_tile, *k_tile, *v_tile;
+  float *scores, *dprobs;       // adjacent: together the staging of dQ
+  bf16 *dscores, *dscores_lo;   // bf16(dS) and bf16(dS − bf16(dS))
+  float *lse, *delta;
+  __host__ __device__ static QueryShared carve(SharedCursor& at) {
+    return {at.take<bf16>(tile_bytes<D>()), at.take<bf16>(tile_bytes<D>()),
+            at.take<bf16>(tile_bytes<D>()), at.take<bf16>(tile_bytes<D>()),
+            at.take<float>(kScoreBytes),    at.take<float>(kScoreBytes),
+            at.take<bf16>(kProbBytes),      at.take<bf16>(kProbBytes),
+            at.take<float>(kRowStatBytes),  at.take<float>(kRowStatBytes)};
+  }
+};
+template <int D>
+struct KeyShared {
+  bf16 *k_tile, *v_tile, *q_tile, *do_tile;
+  float *scores, *dprobs;               // Sᵀ, dPᵀ; adjacent: together the staging of dK, dV
+  bf16 *probs, *dscores, *dscores_lo;   // Pᵀ, and dSᵀ as bf16(dS) + bf16(dS − bf16(dS))
+  float *lse, *delta;
+  __host__ __device__ static KeyShared carve(SharedCursor& at) {
+    return {at.take<bf16>(tile_bytes<D>()), at.take<bf16>(tile_bytes<D>()),
+            at.take<bf16>(tile_bytes<D>()), at.take<bf16>(tile_bytes<D>()),
+            at.take<float>(kScoreBytes),    at.take<float>(kScoreBytes),
+            at.take<bf16>(kProbBytes),      at.take<bf16>(kProbBytes),
+            at.take<bf16>(kProbBytes),      at.take<float>(kRowStatBytes),
+            at.take<float>(kRowStatBytes)};
+  }
+};
+
+// Bytes of shared memory a kernel's layout takes.
+template <typename Layout>
+size_t shared_bytes() {
+  SharedCursor count;
+  Layout::carve(count);
+  return count.used;
+}
 
 // tile[r][d] (pitch D+8) ← rows first..first+63 of a strided tensor as bf16, 0 past `rows`.
 // `at(row)` is the element offset of the row's head slice. Called by the whole block. With
@@ -220,12 +261,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(AttentionArgs a) {
 #else
   extern __shared__ __align__(128) unsigned char shared[];
   SharedCursor cursor{shared};
-  bf16* q_tile = cursor.take<bf16>(tile_bytes<D>());
-  bf16* k_tile = cursor.take<bf16>(tile_bytes<D>());
-  bf16* v_tile = cursor.take<bf16>(tile_bytes<D>());
-  float* scores = cursor.take<float>(kScoreBytes);
-  bf16* probs = cursor.take<bf16>(kProbBytes);
-  float* o = cursor.take<float>(out_bytes<D>());
+  const auto [q_tile, k_tile, v_tile, scores, probs, o] = ForwardShared<D>::carve(cursor);
 
   const int b = blockIdx.x / a.heads, h = blockIdx.x % a.heads;
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
@@ -314,16 +350,8 @@ __global__ void __launch_bounds__(kThreads)
 #else
   extern __shared__ __align__(128) unsigned char shared[];
   SharedCursor cursor{shared};
-  bf16* q_tile = cursor.take<bf16>(tile_bytes<D>());
-  bf16* do_tile = cursor.take<bf16>(tile_bytes<D>());
-  bf16* k_tile = cursor.take<bf16>(tile_bytes<D>());
-  bf16* v_tile = cursor.take<bf16>(tile_bytes<D>());
-  float* scores = cursor.take<float>(kScoreBytes);
-  float* dprobs = cursor.take<float>(kScoreBytes);  // adjacent to scores: the staging
-  bf16* dscores = cursor.take<bf16>(kProbBytes);     // bf16(dS)
-  bf16* dscores_lo = cursor.take<bf16>(kProbBytes);  // bf16(dS − bf16(dS))
-  float* lse = cursor.take<float>(kRowStatBytes);
-  float* delta = cursor.take<float>(kRowStatBytes);
+  const auto [q_tile, do_tile, k_tile, v_tile, scores, dprobs, dscores, dscores_lo, lse, delta] =
+      QueryShared<D>::carve(cursor);
 
   const int h = blockIdx.x % a.heads, slot = blockIdx.x / a.heads;
   const int b_begin = slot * a.batch / groups, b_end = (slot + 1) * a.batch / groups;
@@ -395,17 +423,8 @@ __global__ void __launch_bounds__(kThreads) backward_key_kernel(AttentionArgs a)
 #else
   extern __shared__ __align__(128) unsigned char shared[];
   SharedCursor cursor{shared};
-  bf16* k_tile = cursor.take<bf16>(tile_bytes<D>());
-  bf16* v_tile = cursor.take<bf16>(tile_bytes<D>());
-  bf16* q_tile = cursor.take<bf16>(tile_bytes<D>());
-  bf16* do_tile = cursor.take<bf16>(tile_bytes<D>());
-  float* scores = cursor.take<float>(kScoreBytes);  // Sᵀ
-  float* dprobs = cursor.take<float>(kScoreBytes);  // dPᵀ, adjacent: the staging
-  bf16* probs = cursor.take<bf16>(kProbBytes);      // Pᵀ
-  bf16* dscores = cursor.take<bf16>(kProbBytes);    // dSᵀ, as bf16(dS)
-  bf16* dscores_lo = cursor.take<bf16>(kProbBytes);  // and bf16(dS − bf16(dS))
-  float* lse = cursor.take<float>(kRowStatBytes);
-  float* delta = cursor.take<float>(kRowStatBytes);
+  const auto [k_tile, v_tile, q_tile, do_tile, scores, dprobs, probs, dscores, dscores_lo, lse,
+              delta] = KeyShared<D>::carve(cursor);
 
   const int b = blockIdx.x / a.heads, h = blockIdx.x % a.heads;
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
@@ -498,12 +517,20 @@ size_t dbias_cells(const AttentionArgs& a) {
   return static_cast<size_t>(a.heads) * a.q_tokens * a.kv_tokens;
 }
 
-// Launches kernel<<<grid, 128, bytes>>>(args...) after raising its shared-memory limit.
-template <typename... Args>
-void launch(void (*kernel)(Args...), dim3 grid, size_t bytes, const DeviceContext& ctx,
-            Args... args) {
+// Raises `kernel`'s dynamic shared-memory limit to `bytes` and returns them.
+template <typename Kernel>
+size_t raise_shared_limit(Kernel kernel, size_t bytes) {
   MOLT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        static_cast<int>(bytes)));
+  return bytes;
+}
+
+// Launches kernel<<<grid, 128, its Layout's bytes>>>(args...). The shared-memory limit is
+// raised on the first launch only (one static per kernel: molt drives one device per
+// process), not on every op.
+template <typename Layout, typename... Args>
+void launch(void (*kernel)(Args...), dim3 grid, const DeviceContext& ctx, Args... args) {
+  static const size_t bytes = raise_shared_limit(kernel, shared_bytes<Layout>());
   kernel<<<grid, kThreads, bytes, ctx.stream>>>(args...);
   MOLT_CUDA_CHECK_LAUNCH();
 }
@@ -521,8 +548,8 @@ bool rows_on_16_bytes(const AttentionArgs& a, bool backward) {
 template <int D>
 void forward(const DeviceContext& ctx, AttentionArgs a) {
   a.vector_rows = rows_on_16_bytes(a, false);
-  launch(forward_kernel<D>, dim3(a.batch * a.heads, tiles(a.q_tokens)), forward_bytes<D>(), ctx,
-         a);
+  launch<ForwardShared<D>>(forward_kernel<D>, dim3(a.batch * a.heads, tiles(a.q_tokens)), ctx,
+                          a);
 }
 
 template <int D>
@@ -535,8 +562,8 @@ void backward(const DeviceContext& ctx, AttentionArgs a, float* partials) {
       MOLT_CUDA_CHECK(cudaMemsetAsync(partials, 0, sizeof(float) * groups * dbias_cells(a),
                                       ctx.stream));
     }
-    launch(backward_query_kernel<D>, dim3(groups * a.heads, tiles(a.q_tokens)), query_bytes<D>(),
-           ctx, a, groups, partials);
+    launch<QueryShared<D>>(backward_query_kernel<D>, dim3(groups * a.heads, tiles(a.q_tokens)),
+                           ctx, a, groups, partials);
     if (partial_sums) {
       add_partials_kernel<<<grid_stride_blocks(dbias_cells(a), 256), 256, 0, ctx.stream>>>(
           a.dbias, partials, groups, dbias_cells(a));
@@ -544,8 +571,8 @@ void backward(const DeviceContext& ctx, AttentionArgs a, float* partials) {
     }
   }
   if (a.dk.present() || a.dv.present()) {
-    launch(backward_key_kernel<D>, dim3(a.batch * a.heads, tiles(a.kv_tokens)), key_bytes<D>(),
-           ctx, a);
+    launch<KeyShared<D>>(backward_key_kernel<D>, dim3(a.batch * a.heads, tiles(a.kv_tokens)), ctx,
+                         a);
   }
 }
 
