@@ -49,6 +49,8 @@ using kernels::DType;
 
 // MOLT_CUDA_STAND_IN (molt_cuda_stand_in_tests, see cuda_backend_test.cpp): the CPU backend
 // stands in for CUDA in f32, so the tests' own logic runs without a GPU; bf16 skips.
+// MOLT_CUDA_EMULATED (molt_cuda_emulated_tests): the CUDA backend itself, its kernels run
+// on the CPU by tests/cuda_emulator; make_cuda_backend then names the emulated one.
 std::unique_ptr<Backend> device_backend(DType dtype) {
 #ifdef MOLT_CUDA_STAND_IN
   static_cast<void>(dtype);
@@ -63,6 +65,9 @@ std::string missing_device(DType dtype = DType::kF32) {
   return dtype == DType::kBF16 ? "the CPU stands in for CUDA in f32 only" : "";
 #endif
   static_cast<void>(dtype);
+#ifdef MOLT_CUDA_EMULATED
+  return "";  // the CUDA emulator is always there
+#endif
   if (kernels::cuda_device_count() > 0) return "";
   return "no CUDA device (" + kernels::build_description() + ")";
 }
@@ -207,7 +212,7 @@ class CudaModelStepTest : public ::testing::TestWithParam<std::tuple<ModelCase, 
   TokenBatch batch(uint64_t seed) const {
     if (!model_case().decoder) return EncdecBatch(4, 24, 12, TinyT5().vocab_size, seed);
     return model_case().prefix_lm ? PrefixLmBatch(4, 32, TinyGpt().vocab_size, seed)
-                                   : DecoderBatch(4, 32, TinyGpt().vocab_size, seed);
+                                  : DecoderBatch(4, 32, TinyGpt().vocab_size, seed);
   }
 };
 
