@@ -4,6 +4,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define MOLT_EMU_ASAN 1
+#endif
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -59,6 +64,7 @@ enum class Wait { kRunnable, kBlock, kWarp, kDone };
 
 struct Fiber {
   void* sp = nullptr;  // the saved stack pointer while the fiber is suspended
+  void* asan_fake_stack = nullptr;
   unsigned shuffles = 0;
   void* stack = nullptr;
   Wait wait = Wait::kRunnable;
@@ -78,6 +84,10 @@ struct State {
   std::vector<Fiber> fibers;
   Fiber* current = nullptr;
   void* scheduler_sp = nullptr;
+  // AddressSanitizer's view of the stack switches (MOLT_CUDA_EMULATOR_ASAN).
+  void* scheduler_fake_stack = nullptr;
+  const void* scheduler_stack = nullptr;
+  size_t scheduler_stack_bytes = 0;
   const std::function<void()>* body = nullptr;
   std::vector<void*> stacks;            // one per fiber slot, reused by every launch
   std::vector<unsigned char> exchange;  // per warp: two buffers of 32 lanes × 16 bytes
@@ -130,16 +140,51 @@ void* new_stack() {
   return static_cast<char*>(base) + page;
 }
 
+// The two directions of a switch, told to AddressSanitizer when it is on, so it tracks
+// which stack is live.
+void switch_to_fiber(Fiber& f) {
+  State& s = state();
+#ifdef MOLT_EMU_ASAN
+  __sanitizer_start_switch_fiber(&s.scheduler_fake_stack, f.stack, kStackBytes);
+#endif
+  molt_emu_switch(&s.scheduler_sp, f.sp);
+#ifdef MOLT_EMU_ASAN
+  __sanitizer_finish_switch_fiber(s.scheduler_fake_stack, nullptr, nullptr);
+#endif
+}
+
+void arrived_in_fiber(Fiber* f) {
+#ifdef MOLT_EMU_ASAN
+  State& s = state();
+  __sanitizer_finish_switch_fiber(f->asan_fake_stack, &s.scheduler_stack, &s.scheduler_stack_bytes);
+#else
+  static_cast<void>(f);
+#endif
+}
+
+void switch_to_scheduler(Fiber* f, bool exiting) {
+  State& s = state();
+#ifdef MOLT_EMU_ASAN
+  __sanitizer_start_switch_fiber(exiting ? nullptr : &f->asan_fake_stack, s.scheduler_stack,
+                                 s.scheduler_stack_bytes);
+#else
+  static_cast<void>(exiting);
+#endif
+  molt_emu_switch(&f->sp, s.scheduler_sp);
+  arrived_in_fiber(f);
+}
+
 [[noreturn]] void fiber_entry() {
   State& s = state();
   Fiber* f = s.current;
+  arrived_in_fiber(f);
   try {
     (*s.body)();
   } catch (const std::exception& e) {
     f->error = e.what();
   }
   f->wait = Wait::kDone;
-  molt_emu_switch(&f->sp, s.scheduler_sp);
+  switch_to_scheduler(f, true);
   __builtin_unreachable();
 }
 
@@ -162,7 +207,7 @@ void suspend(Wait wait, Site site, unsigned mask) {
   f->wait = wait;
   f->site = site;
   f->mask = mask;
-  molt_emu_switch(&f->sp, s.scheduler_sp);
+  switch_to_scheduler(f, false);
 }
 
 // After a round of warp `base`'s lanes: releases its warp barrier when every lane the
@@ -295,7 +340,7 @@ std::string run_block(const LaunchConfig& config, uint3 block_idx) {
           Fiber& f = s.fibers[base + lane_order[i]];
           if (f.wait != Wait::kRunnable) continue;
           enter(f);
-          molt_emu_switch(&s.scheduler_sp, f.sp);
+          switch_to_fiber(f);
           leave(f);
           if (!f.error.empty()) return describe(f) + ": " + f.error;
         }
@@ -392,9 +437,11 @@ int run_launch(const LaunchConfig& config, const std::function<void()>& thread_b
     s.sticky_error = fail(cudaErrorLaunchFailure, launch + ": " + pointer_problem);
     return s.sticky_error;
   }
-  std::vector<unsigned char> shared_storage(config.shared_bytes + 128);
-  s.dynamic_shared = shared_storage.data() +
-                     (128 - reinterpret_cast<uintptr_t>(shared_storage.data()) % 128) % 128;
+  // Exactly the bytes asked for, so AddressSanitizer sees a read past them.
+  void* shared_storage = nullptr;
+  if (posix_memalign(&shared_storage, 128, std::max<size_t>(config.shared_bytes, 1)) != 0)
+    throw std::runtime_error("CUDA emulator: no memory for shared memory");
+  s.dynamic_shared = static_cast<unsigned char*>(shared_storage);
   s.body = &thread_body;
   std::string problem;
   const dim3 g = config.grid;
@@ -402,6 +449,7 @@ int run_launch(const LaunchConfig& config, const std::function<void()>& thread_b
     for (unsigned y = 0; y < g.y && problem.empty(); ++y)
       for (unsigned x = 0; x < g.x && problem.empty(); ++x) problem = run_block(config, {x, y, z});
   s.body = nullptr;
+  std::free(shared_storage);
   s.dynamic_shared = nullptr;
   s.fibers.clear();
   if (!problem.empty()) {
@@ -422,10 +470,12 @@ cudaError_t check_range(const void* p, size_t bytes, const char* call, const cha
                                          std::to_string(bytes) + ") is not inside one allocation");
 }
 
+// cudaMalloc's 256-byte alignment, and exactly `bytes`, so AddressSanitizer sees an
+// access past the end.
 void* aligned_block(size_t bytes) {
-  const size_t rounded = (std::max<size_t>(bytes, 1) + 255) / 256 * 256;
-  void* p = std::aligned_alloc(256, rounded);
-  if (p != nullptr) std::memset(p, 0xff, rounded);  // NaN bytes: unwritten memory shows
+  void* p = nullptr;
+  if (posix_memalign(&p, 256, std::max<size_t>(bytes, 1)) != 0) return nullptr;
+  std::memset(p, 0xff, bytes);  // NaN bytes: unwritten memory shows
   return p;
 }
 

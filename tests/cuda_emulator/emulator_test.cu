@@ -231,12 +231,14 @@ TEST_F(CudaEmulatorTest, DivergentSyncthreadsFailsTheLaunch) {
   divergent_barrier_kernel<<<1, 64>>>(d_out);
   EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
   EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorLaunchFailure) << "a fault is sticky";
+  cudaFree(d_out);
 }
 
 TEST_F(CudaEmulatorTest, AShuffleNamingAnExitedLaneFailsTheLaunch) {
   float* d_out = device_copy(std::vector<float>(32, 0.0f));
   exited_lane_kernel<<<1, 32>>>(d_out);
   EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
+  cudaFree(d_out);
 }
 
 TEST_F(CudaEmulatorTest, TrapFailsTheLaunch) {
@@ -249,6 +251,7 @@ TEST_F(CudaEmulatorTest, UnwrittenDynamicSharedMemoryReadsAsNaN) {
   read_dynamic_shared_kernel<<<1, 32, 32 * sizeof(float)>>>(d_out);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   for (float v : host_copy(d_out, 32)) EXPECT_TRUE(std::isnan(v));
+  cudaFree(d_out);
 }
 
 TEST_F(CudaEmulatorTest, LaunchConfigurationsBeyondTheDevicesLimitsAreRejected) {
@@ -277,6 +280,7 @@ TEST_F(CudaEmulatorTest, AHostPointerKernelArgumentFailsTheLaunch) {
   float* d_out = device_copy(std::vector<float>(32, 0.0f));
   copy_kernel<<<1, 32>>>(host.data(), d_out);
   EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
+  cudaFree(d_out);
 }
 
 TEST_F(CudaEmulatorTest, CopiesOutsideAnAllocationAreRejected) {
