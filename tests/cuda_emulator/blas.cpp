@@ -6,7 +6,9 @@
 // each call checks what cuBLAS checks (shapes, leading dimensions, dtype combinations) and
 // what a GPU would fault on (every operand inside device memory), so a wrong argument
 // fails here as it would there.
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -83,20 +85,30 @@ struct Operand {
 };
 
 // D(m×n) = alpha·op(A)·op(B) + beta·C (+ bias[i]); C may be D. beta = 0 does not read C.
+// op(A) and op(B) are first widened into row-major f32 copies, so the products run over
+// contiguous rows; each D(i, j) still adds its k products in ascending order.
 void multiply(int64_t m, int64_t n, int64_t k, float alpha, Operand a, Operand b, float beta,
               const void* c, cudaDataType_t c_type, int64_t ldc, void* d, int64_t ldd,
               const void* bias) {
-  std::vector<float> column(static_cast<size_t>(m));
-  for (int64_t j = 0; j < n; ++j) {
-    for (int64_t i = 0; i < m; ++i) {
-      float sum = 0.0f;
-      for (int64_t l = 0; l < k; ++l) sum += a.at(i, l) * b.at(l, j);
-      float value = alpha * sum;
+  std::vector<float> rows_a(static_cast<size_t>(m * k)), rows_b(static_cast<size_t>(k * n));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t l = 0; l < k; ++l) rows_a[i * k + l] = a.at(i, l);
+  for (int64_t l = 0; l < k; ++l)
+    for (int64_t j = 0; j < n; ++j) rows_b[l * n + j] = b.at(l, j);
+  std::vector<float> sums(static_cast<size_t>(n));
+  for (int64_t i = 0; i < m; ++i) {
+    std::fill(sums.begin(), sums.end(), 0.0f);
+    for (int64_t l = 0; l < k; ++l) {
+      const float x = rows_a[i * k + l];
+      const float* row = rows_b.data() + l * n;
+      for (int64_t j = 0; j < n; ++j) sums[j] += x * row[j];
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      float value = alpha * sums[j];
       if (beta != 0.0f) value += beta * load(c, c_type, static_cast<size_t>(i + j * ldc));
       if (bias != nullptr) value += load(bias, c_type, static_cast<size_t>(i));
-      column[static_cast<size_t>(i)] = value;
+      store(d, c_type, static_cast<size_t>(i + j * ldd), value);
     }
-    for (int64_t i = 0; i < m; ++i) store(d, c_type, static_cast<size_t>(i + j * ldd), column[i]);
   }
 }
 

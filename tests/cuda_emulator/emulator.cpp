@@ -309,11 +309,14 @@ std::string run_block(const LaunchConfig& config, uint3 block_idx) {
   const dim3 b = config.block;
   const int n = static_cast<int>(b.x * b.y * b.z);
   while (static_cast<int>(s.stacks.size()) < n) s.stacks.push_back(new_stack());
-  s.fibers.assign(n, Fiber{});
-  s.exchange.assign(static_cast<size_t>((n + kWarp - 1) / kWarp) * 2 * kWarp * 16, 0);
+  s.fibers.resize(n);  // reused block after block: only what a block changes is reset
+  s.exchange.resize(static_cast<size_t>((n + kWarp - 1) / kWarp) * 2 * kWarp * 16);
   if (config.shared_bytes > 0) std::memset(s.dynamic_shared, 0xff, config.shared_bytes);
   for (int i = 0; i < n; ++i) {
     Fiber& f = s.fibers[i];
+    f.wait = Wait::kRunnable;
+    f.shuffles = 0;
+    f.error.clear();
     f.linear = i;
     f.position.thread_idx = {i % b.x, (i / b.x) % b.y, i / (b.x * b.y)};
     f.position.block_idx = block_idx;
@@ -451,7 +454,6 @@ int run_launch(const LaunchConfig& config, const std::function<void()>& thread_b
   s.body = nullptr;
   std::free(shared_storage);
   s.dynamic_shared = nullptr;
-  s.fibers.clear();
   if (!problem.empty()) {
     s.sticky_error = fail(cudaErrorLaunchFailure, launch + ": " + problem);
     return s.sticky_error;

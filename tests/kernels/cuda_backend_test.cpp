@@ -953,6 +953,14 @@ TEST_P(CudaAttentionTest, BackwardAddsWhatTheCpuAdds) {
   }
   if (ac.with_bias) {
     EXPECT_TRUE(same(gdbias, cdbias, kAttentionBackward));
+    // dbias alone: the dQ kernel then runs for dbias only, with no dq to write.
+    Tensor cdb = on_cpu(dbias0), gdb = gpu_f32(dbias0);
+    cpu().attention_backward(Tensor{}, Tensor{}, Tensor{}, cdb, on_cpu(dout), on_cpu(out),
+                             on_cpu(lse), c.q, c.k, c.v, on_cpu(p.bias), on_cpu(p.prefix), p.shape);
+    gpu().attention_backward(Tensor{}, Tensor{}, Tensor{}, gdb, gpu_compute(dout), gpu_compute(out),
+                             gpu_f32(lse), g.q, g.k, g.v, gpu_f32(p.bias), on_gpu(p.prefix),
+                             p.shape);
+    EXPECT_TRUE(same(gdb, cdb, kAttentionBackward));
   }
 }
 
