@@ -10,6 +10,7 @@
 #endif
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -490,6 +491,8 @@ const char* cudaGetErrorName(cudaError_t error) {
   switch (error) {
     case cudaSuccess:
       return "cudaSuccess";
+    case cudaErrorNotReady:
+      return "cudaErrorNotReady";
     case cudaErrorInvalidValue:
       return "cudaErrorInvalidValue";
     case cudaErrorMemoryAllocation:
@@ -685,5 +688,46 @@ cudaError_t cudaFuncSetAttribute(const void* kernel, cudaFuncAttribute attribute
                               std::to_string(molt_emu::kSharedOptin));
   }
   state().shared_limits[kernel] = static_cast<size_t>(value);
+  return cudaSuccess;
+}
+
+// Events: a recorded time, and always complete (work runs when it is issued).
+struct CUevent_st {
+  std::chrono::steady_clock::time_point recorded;
+};
+
+cudaError_t cudaEventCreate(cudaEvent_t* event) { return cudaEventCreateWithFlags(event, 0); }
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags) {
+  static_cast<void>(flags);
+  *event = new CUevent_st{std::chrono::steady_clock::now()};
+  return cudaSuccess;
+}
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  delete event;
+  return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
+  static_cast<void>(stream);
+  if (event == nullptr) return molt_emu::fail(cudaErrorInvalidValue, "cudaEventRecord: no event");
+  event->recorded = std::chrono::steady_clock::now();
+  return molt_emu::sticky_or_success();
+}
+cudaError_t cudaEventQuery(cudaEvent_t event) {
+  if (event == nullptr) return molt_emu::fail(cudaErrorInvalidValue, "cudaEventQuery: no event");
+  return molt_emu::sticky_or_success();
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t event) { return cudaEventQuery(event); }
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  *ms = std::chrono::duration<float, std::milli>(end->recorded - start->recorded).count();
+  return cudaSuccess;
+}
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned flags) {
+  static_cast<void>(stream), static_cast<void>(flags);
+  if (event == nullptr) return molt_emu::fail(cudaErrorInvalidValue, "cudaStreamWaitEvent");
+  return molt_emu::sticky_or_success();
+}
+cudaError_t cudaDeviceGetPCIBusId(char* bus_id, int length, int device) {
+  if (device != 0) return molt_emu::fail(cudaErrorInvalidDevice, "cudaDeviceGetPCIBusId");
+  std::snprintf(bus_id, static_cast<size_t>(length), "0000:00:00.0");
   return cudaSuccess;
 }
