@@ -98,6 +98,7 @@ struct State {
   std::map<uintptr_t, Allocation> allocations;
   size_t device_bytes = 0;
   std::map<const void*, size_t> shared_limits;
+  std::vector<std::pair<void*, size_t>> static_shared;  // register_shared()
   uint64_t random = seed();  // xorshift64* state: the fiber order's only source
 
   static uint64_t seed() {
@@ -313,6 +314,7 @@ std::string run_block(const LaunchConfig& config, uint3 block_idx) {
   s.fibers.resize(n);  // reused block after block: only what a block changes is reset
   s.exchange.resize(static_cast<size_t>((n + kWarp - 1) / kWarp) * 2 * kWarp * 16);
   if (config.shared_bytes > 0) std::memset(s.dynamic_shared, 0xff, config.shared_bytes);
+  for (const auto& [data, bytes] : s.static_shared) std::memset(data, 0xff, bytes);
   for (int i = 0; i < n; ++i) {
     Fiber& f = s.fibers[i];
     f.wait = Wait::kRunnable;
@@ -403,6 +405,11 @@ void outside_kernel() { throw Fault("threadIdx, blockIdx or a warp operation out
 
 void sync_block(Site site) { suspend(Wait::kBlock, site, 0); }
 void sync_warp(unsigned mask, Site site) { suspend(Wait::kWarp, site, mask); }
+
+bool register_shared(void* data, size_t bytes) {
+  state().static_shared.emplace_back(data, bytes);
+  return true;
+}
 
 void* dynamic_shared_memory() { return state().dynamic_shared; }
 

@@ -103,6 +103,11 @@ T shuffle(unsigned mask, T value, int source_lane, Site site) {
   return result;
 }
 
+// A kernel's static shared array (rewrite_cuda_source.py registers each on its first use):
+// the emulator fills it with NaN bytes before every block, as a GPU gives a block shared
+// memory with whatever was there.
+bool register_shared(void* data, size_t bytes);
+
 // The block's dynamic shared memory (the launch's third <<<>>> argument).
 void* dynamic_shared_memory();
 

@@ -56,6 +56,13 @@ __global__ void read_dynamic_shared_kernel(float* out) {
   out[threadIdx.x] = dynamic[threadIdx.x];  // never written
 }
 
+// Reads a static shared array before writing it: what an earlier block left, on a GPU.
+__global__ void read_static_shared_kernel(float* out) {
+  __shared__ float staged[32];
+  out[blockIdx.x * 32 + threadIdx.x] = staged[threadIdx.x];
+  staged[threadIdx.x] = 1.0f;
+}
+
 __global__ void copy_kernel(const float* in, float* out) { out[threadIdx.x] = in[threadIdx.x]; }
 
 __global__ void trap_kernel() { __trap(); }
@@ -251,6 +258,16 @@ TEST_F(CudaEmulatorTest, UnwrittenDynamicSharedMemoryReadsAsNaN) {
   read_dynamic_shared_kernel<<<1, 32, 32 * sizeof(float)>>>(d_out);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   for (float v : host_copy(d_out, 32)) EXPECT_TRUE(std::isnan(v));
+  cudaFree(d_out);
+}
+
+TEST_F(CudaEmulatorTest, StaticSharedMemoryReadsAsNaNInEveryBlockAfterItsFirstUse) {
+  float* d_out = device_copy(std::vector<float>(96, 0.0f));
+  read_static_shared_kernel<<<3, 32>>>(d_out);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  const std::vector<float> out = host_copy(d_out, 96);
+  for (int i = 32; i < 96; ++i)
+    EXPECT_TRUE(std::isnan(out[i])) << i << ": not the 1.0 block 0 left";
   cudaFree(d_out);
 }
 

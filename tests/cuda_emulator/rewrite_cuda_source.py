@@ -7,6 +7,11 @@ Two pieces of CUDA syntax have no C++ spelling, and only they change:
                             grid, block, shared, stream)(args)
   extern __shared__ [__align__(N)] T name[];
       -> T* const name = static_cast<T*>(::molt_emu::dynamic_shared_memory());
+and a block-scope shared array, which the emulator's headers make a static,
+  __shared__ T name[N];
+      -> static T name[N]; static const bool ... = ::molt_emu::register_shared(name, sizeof name);
+so the emulator can fill it with NaN bytes before every block, as it does dynamic shared
+memory: a read of shared memory no thread of the block wrote then shows.
 A #line directive keeps every message and __FILE__ pointing at the original file and line.
 
 usage: rewrite_cuda_source.py SOURCE.cu OUTPUT.cpp
@@ -16,6 +21,8 @@ import re
 import sys
 
 LAUNCH = re.compile(r"([A-Za-z_][A-Za-z_0-9:]*(?:<[^<>;]*>)?)\s*<<<(.*?)>>>", re.S)
+STATIC_SHARED = re.compile(
+    r"(?<!extern )__shared__\s+((?:__align__\(\s*\d+\s*\)\s+)?[A-Za-z_][\w:]*)\s+(\w+)((?:\s*\[[^;\]]*\])+)\s*;")
 EXTERN_SHARED = re.compile(
     r"extern\s+__shared__\s+(?:__align__\(\s*\d+\s*\)\s+)?([A-Za-z_][\w\s:]*?)\s+(\w+)\s*\[\s*\]\s*;")
 
@@ -32,8 +39,15 @@ def rewrite(text):
         return ("%s* const %s = static_cast<%s*>(::molt_emu::dynamic_shared_memory());"
                 % (type_name, name, type_name))
 
+    def static_shared(match):
+        type_name, name, dims = match.group(1), match.group(2), match.group(3)
+        return ("__shared__ %s %s%s; [[maybe_unused]] static const bool %s_molt_emu_registered = "
+                "::molt_emu::register_shared(%s, sizeof %s);"
+                % (type_name, name, dims, name, name, name))
+
     text, launches = LAUNCH.subn(launch, text)
     text = EXTERN_SHARED.sub(shared, text)
+    text = STATIC_SHARED.sub(static_shared, text)
     if "<<<" in text or ">>>" in text:
         raise SystemExit("rewrite_cuda_source.py: a launch it could not parse remains")
     return text, launches
