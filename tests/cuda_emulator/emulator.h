@@ -26,8 +26,9 @@
 //   * wmma: pointers not on 32 bytes, leading dimensions that are not a multiple of 16 bytes;
 //   * memory: cudaMemcpy/cudaMemset ranges outside an allocation, frees of unknown
 //     pointers, raw pointer kernel arguments that are neither null nor device memory;
-//   * dynamic shared memory is filled with NaN bytes before every block, so a read of
-//     shared memory that no thread wrote shows in the results.
+//   * dynamic shared memory, and every static __shared__ array after its first use, is
+//     filled with NaN bytes before every block, as are fresh allocations, so a read of
+//     memory that nothing wrote shows in the results.
 // It does not model timing, memory coalescing, bank conflicts, or the memory consistency
 // of blocks that run at the same time (they never do here).
 #pragma once
