@@ -10,6 +10,7 @@
 #  3. `molt bench model --device cuda` without a GPU is one clear error with exit 2 (with a
 #     GPU: a tiny run that reports mfu= and a --profile-ops table); bf16 on the CPU is refused
 #     the same way.
+#  4. That tiny bf16 CUDA run, with its table, on molt's CUDA emulator (molt_emulated).
 # No timing is asserted.
 source "$MOLT_SOURCE_DIR/tests/fixtures/common.sh"
 bench=$MOLT_SOURCE_DIR/scripts/bench-gpu.sh
@@ -107,10 +108,14 @@ echo "  a failing side: reported, the other side ran, exit 1"
 # 3. --device cuda: one clear error without a GPU.
 tiny=(--preset tiny --vocab-size 256 --seq-len 32 --micro-batch 2 --steps 2 --warmup 1)
 version=$("$MOLT_BIN" --version 2>&1)
-if grep -q 'backends: cpu, cuda' <<<"$version" && ! grep -q ' 0 device(s)' <<<"$version"; then
-  expect_status 0 "$MOLT_BIN" bench model "${tiny[@]}" --device cuda --precision bf16 --profile-ops
+# cuda_bench BIN: the bf16 bench on CUDA reports mfu= and a --profile-ops table.
+cuda_bench() {
+  expect_status 0 "$1" bench model "${tiny[@]}" --device cuda --precision bf16 --profile-ops
   grep -Eq "^mfu=($number|n/a)\$" "$WORK/out.txt" || { cat "$WORK/out.txt"; fail "no mfu= on cuda"; }
-  profile_table "$WORK/out.txt" "attention_forward B2 H4 Tq32 Tk32 D16 causal"
+  profile_table "$WORK/out.txt" "attention_forward B2 H4 Tq32 Tk32 D16 causal" "adamw"
+}
+if grep -q 'backends: cpu, cuda' <<<"$version" && ! grep -q ' 0 device(s)' <<<"$version"; then
+  cuda_bench "$MOLT_BIN"
   echo "  --device cuda ran: $(grep '^mfu=' "$WORK/out.txt")"
 else
   expect_status 2 "$MOLT_BIN" bench model "${tiny[@]}" --device cuda
@@ -118,6 +123,12 @@ else
   [ "$(wc -l <"$WORK/err.txt")" -eq 1 ] || { cat "$WORK/err.txt"; fail "more than one line"; }
   echo "  --device cuda without a GPU: $(cat "$WORK/err.txt")"
 fi
+# 4. The GPU branch of 3 on molt's CUDA emulator (molt_emulated, tests/cuda_emulator): the
+#    bench's CUDA path, profiling included, runs before any GPU session depends on it.
+emulated="$(dirname "$MOLT_BIN")/molt_emulated"
+[ -x "$emulated" ] || fail "no $emulated: the build makes it (tests/cuda_emulator)"
+cuda_bench "$emulated"
+echo "  --device cuda on the CUDA emulator: $(grep '^mfu=' "$WORK/out.txt")"
 expect_status 2 "$MOLT_BIN" bench model "${tiny[@]}" --precision bf16
 grep -q -- "--precision bf16 needs --device cuda" "$WORK/err.txt" \
   || { cat "$WORK/err.txt"; fail "bf16 on the CPU: no clear message"; }
