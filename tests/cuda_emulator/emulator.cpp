@@ -489,6 +489,33 @@ void* aligned_block(size_t bytes) {
   return p;
 }
 
+// cudaMalloc (device) and cudaHostAlloc (pinned host memory): both recorded, so copies,
+// kernels and libraries can check their ranges; only device bytes count as used.
+cudaError_t allocate(void** pointer, size_t bytes, bool device, const char* call) {
+  void* p = aligned_block(bytes);
+  if (p == nullptr) return fail(cudaErrorMemoryAllocation, std::string(call) + ": out of memory");
+  state().allocations[reinterpret_cast<uintptr_t>(p)] = {bytes, device};
+  if (device) state().device_bytes += bytes;
+  *pointer = p;
+  return cudaSuccess;
+}
+
+// cudaFree and cudaFreeHost: only what the matching allocation call returned.
+cudaError_t release(void* pointer, bool device, const char* call) {
+  if (pointer == nullptr) return cudaSuccess;
+  auto& allocations = state().allocations;
+  const auto it = allocations.find(reinterpret_cast<uintptr_t>(pointer));
+  if (it == allocations.end() || it->second.device != device) {
+    return fail(cudaErrorInvalidValue, std::string(call) + " of a pointer " +
+                                           (device ? "cudaMalloc" : "cudaHostAlloc") +
+                                           " did not return");
+  }
+  if (device) state().device_bytes -= it->second.bytes;
+  allocations.erase(it);
+  std::free(pointer);
+  return cudaSuccess;
+}
+
 }  // namespace
 }  // namespace molt_emu
 
@@ -580,50 +607,19 @@ cudaError_t cudaMemGetInfo(size_t* free, size_t* total) {
 cudaError_t cudaDeviceSynchronize() { return molt_emu::sticky_or_success(); }
 
 cudaError_t cudaMalloc(void** pointer, size_t bytes) {
-  void* p = molt_emu::aligned_block(bytes);
-  if (p == nullptr) return molt_emu::fail(cudaErrorMemoryAllocation, "cudaMalloc: out of memory");
-  state().allocations[reinterpret_cast<uintptr_t>(p)] = {bytes, true};
-  state().device_bytes += bytes;
-  *pointer = p;
-  return cudaSuccess;
+  return molt_emu::allocate(pointer, bytes, true, "cudaMalloc");
 }
-
-cudaError_t cudaFree(void* pointer) {
-  if (pointer == nullptr) return cudaSuccess;
-  auto& allocations = state().allocations;
-  const auto it = allocations.find(reinterpret_cast<uintptr_t>(pointer));
-  if (it == allocations.end() || !it->second.device) {
-    return molt_emu::fail(cudaErrorInvalidValue, "cudaFree of a pointer cudaMalloc did not return");
-  }
-  state().device_bytes -= it->second.bytes;
-  allocations.erase(it);
-  std::free(pointer);
-  return cudaSuccess;
-}
+cudaError_t cudaFree(void* pointer) { return molt_emu::release(pointer, true, "cudaFree"); }
 
 cudaError_t cudaHostAlloc(void** pointer, size_t bytes, unsigned flags) {
   static_cast<void>(flags);  // with unified addressing all pinned memory is mapped
-  void* p = molt_emu::aligned_block(bytes);
-  if (p == nullptr) return molt_emu::fail(cudaErrorMemoryAllocation, "cudaHostAlloc");
-  state().allocations[reinterpret_cast<uintptr_t>(p)] = {bytes, false};
-  *pointer = p;
-  return cudaSuccess;
+  return molt_emu::allocate(pointer, bytes, false, "cudaHostAlloc");
 }
 cudaError_t cudaMallocHost(void** pointer, size_t bytes) {
   return cudaHostAlloc(pointer, bytes, 0);
 }
-
 cudaError_t cudaFreeHost(void* pointer) {
-  if (pointer == nullptr) return cudaSuccess;
-  auto& allocations = state().allocations;
-  const auto it = allocations.find(reinterpret_cast<uintptr_t>(pointer));
-  if (it == allocations.end() || it->second.device) {
-    return molt_emu::fail(cudaErrorInvalidValue,
-                          "cudaFreeHost of a pointer cudaHostAlloc did not return");
-  }
-  allocations.erase(it);
-  std::free(pointer);
-  return cudaSuccess;
+  return molt_emu::release(pointer, false, "cudaFreeHost");
 }
 
 cudaError_t cudaHostGetDevicePointer(void** device, void* host, unsigned flags) {

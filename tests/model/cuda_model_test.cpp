@@ -49,8 +49,8 @@ using kernels::DType;
 
 // MOLT_CUDA_STAND_IN (molt_cuda_stand_in_tests, see cuda_backend_test.cpp): the CPU backend
 // stands in for CUDA in f32, so the tests' own logic runs without a GPU; bf16 skips.
-// MOLT_CUDA_EMULATED (molt_cuda_emulated_tests): the CUDA backend itself, its kernels run
-// on the CPU by tests/cuda_emulator; make_cuda_backend then names the emulated one.
+// In molt_cuda_emulated_tests the CUDA backend runs on molt's CUDA emulator
+// (tests/cuda_emulator): make_cuda_backend and cuda_device_count are the emulator's.
 std::unique_ptr<Backend> device_backend(DType dtype) {
 #ifdef MOLT_CUDA_STAND_IN
   static_cast<void>(dtype);
@@ -65,9 +65,6 @@ std::string missing_device(DType dtype = DType::kF32) {
   return dtype == DType::kBF16 ? "the CPU stands in for CUDA in f32 only" : "";
 #endif
   static_cast<void>(dtype);
-#ifdef MOLT_CUDA_EMULATED
-  return "";  // the CUDA emulator is always there
-#endif
   if (kernels::cuda_device_count() > 0) return "";
   return "no CUDA device (" + kernels::build_description() + ")";
 }
