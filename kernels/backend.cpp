@@ -76,6 +76,21 @@ int32_t* Tensor::i32() const {
   return static_cast<int32_t*>(data);
 }
 
+void Backend::matmul_gelu_forward(Tensor out, Tensor pre, Tensor in, Tensor weight, Tensor bias,
+                                  int M, int K, int N) {
+  matmul_forward(pre, in, weight, bias, M, K, N);
+  gelu_forward(out, pre);
+}
+
+void Backend::matmul_gelu_backward(Tensor dpre, Tensor dweight, Tensor dbias, Tensor dout,
+                                   Tensor in, Tensor weight, Tensor pre, Tensor scratch, int M,
+                                   int K, int N) {
+  fill(scratch, 0.0f);
+  matmul_backward(scratch, dweight, dbias, dout, in, weight, M, K, N);
+  fill(dpre, 0.0f);
+  gelu_backward(dpre, scratch, pre);
+}
+
 std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<cpu::CpuBackend>(); }
 
 }  // namespace molt::kernels

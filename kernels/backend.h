@@ -142,6 +142,19 @@ class Backend {
   // Any of din, dweight, dbias may be empty to skip it.
   virtual void matmul_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,
                                Tensor weight, int M, int K, int N) = 0;
+  // A linear layer followed by GELU (GPT-2's c_fc): pre[M,N] = in·weightᵀ + bias and
+  // out[M,N] = gelu(pre); pre is kept for backward. A backend may fuse the GELU into the GEMM;
+  // the default runs matmul_forward into pre, then gelu_forward.
+  virtual void matmul_gelu_forward(Tensor out, Tensor pre, Tensor in, Tensor weight, Tensor bias,
+                                   int M, int K, int N);
+  // The backward of a linear layer whose input was gelu(pre) (GPT-2's c_proj of the MLP), on
+  // through the GELU: dpre[M,K] = gelu'(pre) ⊙ (dout·weight), written, not accumulated;
+  // dweight[N,K] += doutᵀ·in and dbias[N] += Σ_rows dout as in matmul_backward (either may
+  // be empty). in is gelu(pre). scratch [M,K] (compute dtype) holds dout·weight where the
+  // backend does not fuse the GELU gradient into the GEMM; its contents are left undefined.
+  virtual void matmul_gelu_backward(Tensor dpre, Tensor dweight, Tensor dbias, Tensor dout,
+                                    Tensor in, Tensor weight, Tensor pre, Tensor scratch, int M,
+                                    int K, int N);
 
   // ---- normalisation ------------------------------------------------------------------
   // LayerNorm over the last dim C of in[N,C]: out = (x−μ)·rstd·weight + bias,

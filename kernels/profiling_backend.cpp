@@ -126,6 +126,29 @@ void ProfilingBackend::matmul_backward(Tensor din, Tensor dweight, Tensor dbias,
       [&] { inner_->matmul_backward(din, dweight, dbias, dout, in, weight, M, K, N); });
 }
 
+void ProfilingBackend::matmul_gelu_forward(Tensor out, Tensor pre, Tensor in, Tensor weight,
+                                           Tensor bias, int M, int K, int N) {
+  measure(
+      [&] {
+        return OpCall{matmul_key("matmul_gelu_forward", M, K, N), 2.0 * M * double(K) * N};
+      },
+      [&] { inner_->matmul_gelu_forward(out, pre, in, weight, bias, M, K, N); });
+}
+
+void ProfilingBackend::matmul_gelu_backward(Tensor dpre, Tensor dweight, Tensor dbias, Tensor dout,
+                                            Tensor in, Tensor weight, Tensor pre, Tensor scratch,
+                                            int M, int K, int N) {
+  const int products = 1 + int(!dweight.empty());
+  measure(
+      [&] {
+        return OpCall{matmul_key("matmul_gelu_backward", M, K, N),
+                      2.0 * products * M * double(K) * N};
+      },
+      [&] {
+        inner_->matmul_gelu_backward(dpre, dweight, dbias, dout, in, weight, pre, scratch, M, K, N);
+      });
+}
+
 void ProfilingBackend::layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor in,
                                          Tensor weight, Tensor bias, int N, int C, float eps) {
   measure(named("layernorm_forward"),

@@ -13,6 +13,7 @@
 // with MFU:
 //   matmul_forward:     2·M·K·N
 //   matmul_backward:    2·M·K·N for din, and again for dweight (each only when asked for)
+//   matmul_gelu_*:      as matmul_* (dpre counts as din; the GELU adds no FLOPs)
 //   attention_forward:  4·B·H·Tq·Tk·D  (q·kᵀ and probabilities·v; the full Tq×Tk square,
 //                       causal or not, as model/flops.h counts it)
 //   attention_backward: 2× the forward, 8·B·H·Tq·Tk·D
@@ -80,6 +81,11 @@ class ProfilingBackend final : public Backend {
                       int N) override;
   void matmul_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,
                        Tensor weight, int M, int K, int N) override;
+  void matmul_gelu_forward(Tensor out, Tensor pre, Tensor in, Tensor weight, Tensor bias, int M,
+                           int K, int N) override;
+  void matmul_gelu_backward(Tensor dpre, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,
+                            Tensor weight, Tensor pre, Tensor scratch, int M, int K,
+                            int N) override;
   void layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor in, Tensor weight,
                          Tensor bias, int N, int C, float eps) override;
   void layernorm_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,

@@ -242,8 +242,7 @@ void GPT2::forward_layer(int l, Tensor residual) {
   backend_.matmul_forward(a.proj_scratch, L.atty, w.attn_proj_w, w.attn_proj_b, N, C, C);
   backend_.add(L.residual2, residual, a.proj_scratch);
   backend_.layernorm_forward(L.ln2, L.ln2_mean, L.ln2_rstd, L.residual2, w.ln2_w, w.ln2_b, N, C, eps);
-  backend_.matmul_forward(L.fch, L.ln2, w.fc_w, w.fc_b, N, C, F);
-  backend_.gelu_forward(L.fch_gelu, L.fch);
+  backend_.matmul_gelu_forward(L.fch_gelu, L.fch, L.ln2, w.fc_w, w.fc_b, N, C, F);
   backend_.matmul_forward(a.proj_scratch, L.fch_gelu, w.fc_proj_w, w.fc_proj_b, N, F, C);
   backend_.add(L.residual3, L.residual2, a.proj_scratch);
 }
@@ -303,11 +302,8 @@ void GPT2::backward(const GradsReadyHook& on_grads_ready) {
     // The shared buffers still hold the last block's activations from the forward pass.
     if (a.recompute && l + 1 < config_.n_layer) forward_layer(l, residual);
     // MLP branch: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2))))
-    backend_.fill(a.dfch_gelu, 0.0f);
-    backend_.matmul_backward(a.dfch_gelu, dw.fc_proj_w, dw.fc_proj_b, a.dresidual, L.fch_gelu,
-                             w.fc_proj_w, N, F, C);
-    backend_.fill(a.dfch, 0.0f);
-    backend_.gelu_backward(a.dfch, a.dfch_gelu, L.fch);
+    backend_.matmul_gelu_backward(a.dfch, dw.fc_proj_w, dw.fc_proj_b, a.dresidual, L.fch_gelu,
+                                  w.fc_proj_w, L.fch, a.dfch_gelu, N, F, C);
     backend_.fill(a.dln, 0.0f);
     backend_.matmul_backward(a.dln, dw.fc_w, dw.fc_b, a.dfch, L.ln2, w.fc_w, N, C, F);
     backend_.layernorm_backward(a.dresidual, dw.ln2_w, dw.ln2_b, a.dln, L.residual2, w.ln2_w,

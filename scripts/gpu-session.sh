@@ -14,8 +14,8 @@
 #             the checks that read HDF5 skip if the box's Python has no h5py
 #   bench     scripts/bench-gpu.sh: molt vs compiled PyTorch, GPT-2 124M and T5 v1.1 base,
 #             with molt's time per op (PROFILE_OPS=1)
-# If the tensor-core attention (bf16) or cuBLASLt's bias epilogue fails its op tests while
-# the older path passes, the steps after `kernels`, and `bench` (which checks this itself,
+# If the tensor-core attention (bf16) or a cuBLASLt epilogue (bias, GELU) fails its op tests
+# while the older path passes, the steps after `kernels`, and `bench` (which checks this itself,
 # being a call of its own), run on the older path (MOLT_CUDA_ATTENTION=reference,
 # MOLT_CUDA_GEMM=cublas), say so, and so still measure the rest of molt.
 # Each step has a time limit (STEP_TIMEOUT_S, default 300; bench BENCH_TIMEOUT_S, 540) and
@@ -58,12 +58,13 @@ expected_memory() {
 }
 
 # choose_fallbacks: runs the two newest kernel paths' tests beside their older twins: the
-# tensor-core attention (bf16) against the reference kernels, and cuBLASLt's bias epilogue
-# against the broadcast path. Where only the newer one fails, every later molt uses the
-# older one (MOLT_CUDA_ATTENTION=reference, MOLT_CUDA_GEMM=cublas) and this says so.
+# tensor-core attention (bf16) against the reference kernels, and cuBLASLt's bias and GELU
+# epilogues against the broadcast path and the separate GELU. Where only the newer one fails,
+# every later molt uses the older one (MOLT_CUDA_ATTENTION=reference, MOLT_CUDA_GEMM=cublas)
+# and this says so.
 choose_fallbacks() {
   local filter='Layouts/CudaAttentionTest.*_bf16:Layouts/CudaAttentionTest.*_bf16_reference'
-  filter+=':ComputeDtypes/CudaBiasGemmTest.*'
+  filter+=':ComputeDtypes/CudaBiasGemmTest.*:ComputeDtypes/CudaGeluGemmTest.*'
   timeout 180 molt_kernels_tests --gtest_filter="$filter" >"$out/fallback-check.log" 2>&1 && return 0
   local failed
   failed=$(grep -oE '^\[  FAILED  \] [A-Za-z]+/[A-Za-z]+\.[A-Za-z]+/[A-Za-z0-9_]+' \
@@ -76,9 +77,10 @@ choose_fallbacks() {
     echo "gpu-session: what follows runs with MOLT_CUDA_ATTENTION=reference (slow attention)"
     echo "$attention" | head -n 10
   fi
-  if grep -q 'ThroughTheEpilogue' <<<"$failed" && ! grep -q 'ThroughTheBroadcast' <<<"$failed"; then
+  if grep -q 'ThroughTheEpilogue' <<<"$failed" &&
+    ! grep -qE 'ThroughTheBroadcast|ThroughTheSeparateGelu' <<<"$failed"; then
     export MOLT_CUDA_GEMM=cublas
-    echo "gpu-session: cuBLASLt's bias epilogue FAILED its test (the broadcast path passes);"
+    echo "gpu-session: a cuBLASLt epilogue FAILED its test (the unfused paths pass);"
     echo "gpu-session: what follows runs with MOLT_CUDA_GEMM=cublas"
   fi
 }

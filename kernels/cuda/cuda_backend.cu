@@ -45,15 +45,15 @@ CudaBackend::CudaBackend(int device, DType compute_dtype)
     MOLT_CUBLAS_CHECK(cublasSetStream(blas_, stream_));
     scratch_ = std::make_unique<DeviceScratch>(stream_);
     ones_ = std::make_unique<OnesVectors>(stream_);
-    bias_gemm_ = std::make_unique<BiasGemmPlans>(stream_);
+    epilogue_gemm_ = std::make_unique<EpilogueGemmPlans>(stream_);
     MOLT_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&index_error_host_), sizeof(int),
                                   cudaHostAllocMapped));
     *index_error_host_ = kNoIndexError;
     int* index_error_device = nullptr;
     MOLT_CUDA_CHECK(cudaHostGetDevicePointer(reinterpret_cast<void**>(&index_error_device),
                                              index_error_host_, 0));
-    ctx_ = DeviceContext{stream_, blas_, bias_gemm_.get(), scratch_.get(), ones_.get(),
-                         index_error_device};
+    ctx_ = DeviceContext{stream_,        blas_,       epilogue_gemm_.get(),
+                         scratch_.get(), ones_.get(), index_error_device};
   } catch (...) {
     release();
     throw;
@@ -66,7 +66,7 @@ void CudaBackend::release() noexcept {
   if (stream_ != nullptr) cudaStreamSynchronize(stream_);
   scratch_.reset();
   ones_.reset();
-  bias_gemm_.reset();
+  epilogue_gemm_.reset();
   if (index_error_host_ != nullptr) cudaFreeHost(index_error_host_);
   if (blas_ != nullptr) cublasDestroy(blas_);
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
@@ -166,6 +166,22 @@ void CudaBackend::matmul_forward(Tensor out, Tensor in, Tensor weight, Tensor bi
 void CudaBackend::matmul_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,
                                   Tensor weight, int M, int K, int N) {
   cuda::matmul_backward(ctx_, din, dweight, dbias, dout, in, weight, M, K, N);
+}
+// The GELU rides in the GEMM's epilogue where matmul.cu can fuse it, else the base class
+// runs the ops one after another.
+void CudaBackend::matmul_gelu_forward(Tensor out, Tensor pre, Tensor in, Tensor weight, Tensor bias,
+                                      int M, int K, int N) {
+  if (cuda::matmul_gelu_forward_fused(ctx_, out, pre, in, weight, bias, M, K, N)) return;
+  Backend::matmul_gelu_forward(out, pre, in, weight, bias, M, K, N);
+}
+void CudaBackend::matmul_gelu_backward(Tensor dpre, Tensor dweight, Tensor dbias, Tensor dout,
+                                       Tensor in, Tensor weight, Tensor pre, Tensor scratch, int M,
+                                       int K, int N) {
+  if (cuda::matmul_gelu_backward_fused(ctx_, dpre, dweight, dbias, dout, in, weight, pre, M, K,
+                                       N)) {
+    return;
+  }
+  Backend::matmul_gelu_backward(dpre, dweight, dbias, dout, in, weight, pre, scratch, M, K, N);
 }
 
 void CudaBackend::layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor in, Tensor weight,

@@ -66,6 +66,11 @@ class CudaBackend final : public Backend {
                       int N) override;
   void matmul_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,
                        Tensor weight, int M, int K, int N) override;
+  void matmul_gelu_forward(Tensor out, Tensor pre, Tensor in, Tensor weight, Tensor bias, int M,
+                           int K, int N) override;
+  void matmul_gelu_backward(Tensor dpre, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,
+                            Tensor weight, Tensor pre, Tensor scratch, int M, int K,
+                            int N) override;
 
   void layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor in, Tensor weight,
                          Tensor bias, int N, int C, float eps) override;
@@ -115,7 +120,7 @@ class CudaBackend final : public Backend {
   cublasHandle_t blas_ = nullptr;
   std::unique_ptr<DeviceScratch> scratch_;
   std::unique_ptr<OnesVectors> ones_;
-  std::unique_ptr<BiasGemmPlans> bias_gemm_;
+  std::unique_ptr<EpilogueGemmPlans> epilogue_gemm_;
   int* index_error_host_ = nullptr;  // host-mapped; kernels write it through ctx_.index_error
   DeviceContext ctx_;
 };

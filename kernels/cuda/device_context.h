@@ -67,12 +67,12 @@ enum IndexErrorCode : int {
 };
 const char* index_error_description(int code);
 
-class BiasGemmPlans;  // matmul.h
+class EpilogueGemmPlans;  // matmul.h
 
 struct DeviceContext {
   cudaStream_t stream = nullptr;
   cublasHandle_t blas = nullptr;
-  BiasGemmPlans* bias_gemm = nullptr;
+  EpilogueGemmPlans* epilogue_gemm = nullptr;
   DeviceScratch* scratch = nullptr;
   OnesVectors* ones = nullptr;
   int* index_error = nullptr;  // device view of a host-mapped int; kNoIndexError while clean

@@ -7,8 +7,11 @@
 // what a GPU would fault on (every operand inside device memory), so a wrong argument
 // fails here as it would there.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -25,6 +28,8 @@ struct cublasLtMatmulDescOpaque {
   cublasOperation_t trans_a = CUBLAS_OP_N, trans_b = CUBLAS_OP_N;
   cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
   const void* bias = nullptr;
+  void* aux = nullptr;
+  int64_t aux_ld = 0;
 };
 
 struct cublasLtMatrixLayoutOpaque {
@@ -84,12 +89,33 @@ struct Operand {
   }
 };
 
-// D(m×n) = alpha·op(A)·op(B) + beta·C (+ bias[i]); C may be D. beta = 0 does not read C.
+// GELU, tanh form, and its derivative, in f32.
+float gelu(float x) {
+  const float u = 0.7978845608f * (x + 0.044715f * x * x * x);
+  return 0.5f * x * (1.0f + std::tanh(u));
+}
+float gelu_derivative(float x) {
+  const float u = 0.7978845608f * (x + 0.044715f * x * x * x);
+  const float t = std::tanh(u);
+  const float du = 0.7978845608f * (1.0f + 3.0f * 0.044715f * x * x);
+  return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
+}
+
+// What follows the product for each D(i, j): a bias[i] added, then either GELU (the value
+// before it stored to aux) or the GELU gradient at aux's value as a factor.
+struct Epilogue {
+  const void* bias = nullptr;
+  enum { kNone, kGelu, kGeluGradient } activation = kNone;
+  void* aux = nullptr;  // same type as D, leading dimension aux_ld
+  int64_t aux_ld = 0;
+};
+
+// D(m×n) = epilogue(alpha·op(A)·op(B) + beta·C); C may be D. beta = 0 does not read C.
 // op(A) and op(B) are first widened into row-major f32 copies, so the products run over
 // contiguous rows; each D(i, j) still adds its k products in ascending order.
 void multiply(int64_t m, int64_t n, int64_t k, float alpha, Operand a, Operand b, float beta,
               const void* c, cudaDataType_t c_type, int64_t ldc, void* d, int64_t ldd,
-              const void* bias) {
+              const Epilogue& epilogue) {
   std::vector<float> rows_a(static_cast<size_t>(m * k)), rows_b(static_cast<size_t>(k * n));
   for (int64_t i = 0; i < m; ++i)
     for (int64_t l = 0; l < k; ++l) rows_a[i * k + l] = a.at(i, l);
@@ -106,7 +132,14 @@ void multiply(int64_t m, int64_t n, int64_t k, float alpha, Operand a, Operand b
     for (int64_t j = 0; j < n; ++j) {
       float value = alpha * sums[j];
       if (beta != 0.0f) value += beta * load(c, c_type, static_cast<size_t>(i + j * ldc));
-      if (bias != nullptr) value += load(bias, c_type, static_cast<size_t>(i));
+      if (epilogue.bias != nullptr) value += load(epilogue.bias, c_type, static_cast<size_t>(i));
+      const size_t at_aux = static_cast<size_t>(i + j * epilogue.aux_ld);
+      if (epilogue.activation == Epilogue::kGelu) {
+        store(epilogue.aux, c_type, at_aux, value);
+        value = gelu(value);
+      } else if (epilogue.activation == Epilogue::kGeluGradient) {
+        value *= gelu_derivative(load(epilogue.aux, c_type, at_aux));
+      }
       store(d, c_type, static_cast<size_t>(i + j * ldd), value);
     }
   }
@@ -173,7 +206,7 @@ cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t op_a, cubla
     return invalid("cublasGemmEx: an operand reaches outside device memory");
   }
   multiply(m, n, k, *static_cast<const float*>(alpha), {a, a_type, lda, op_a == CUBLAS_OP_T},
-           {b, b_type, ldb, op_b == CUBLAS_OP_T}, beta_value, c, c_type, ldc, c, ldc, nullptr);
+           {b, b_type, ldb, op_b == CUBLAS_OP_T}, beta_value, c, c_type, ldc, c, ldc, Epilogue{});
   return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -224,6 +257,12 @@ cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t desc,
     case CUBLASLT_MATMUL_DESC_BIAS_POINTER:
       ok = read_value(desc->bias, value, bytes);
       break;
+    case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER:
+      ok = read_value(desc->aux, value, bytes);
+      break;
+    case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD:
+      ok = read_value(desc->aux_ld, value, bytes);
+      break;
   }
   return ok ? CUBLAS_STATUS_SUCCESS : invalid("cublasLtMatmulDescSetAttribute: a value's size");
 }
@@ -272,6 +311,14 @@ cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t p
 
 namespace {
 
+bool uses_aux(cublasLtEpilogue_t e) {
+  return e == CUBLASLT_EPILOGUE_GELU_AUX || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS ||
+         e == CUBLASLT_EPILOGUE_DGELU;
+}
+bool reads_bias(cublasLtEpilogue_t e) {
+  return e == CUBLASLT_EPILOGUE_BIAS || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+}
+
 // The problem the descriptor and layouts describe, or an empty `problem` string.
 struct LtShape {
   int64_t m = 0, n = 0, k = 0;
@@ -297,10 +344,24 @@ LtShape lt_shape(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a, cublasLtMa
   else if (desc->compute != CUBLAS_COMPUTE_32F || desc->scale != CUDA_R_32F ||
            !supported(a->type, b->type, d->type))
     s.problem = "an unsupported type combination";
-  else if (desc->epilogue != CUBLASLT_EPILOGUE_DEFAULT && desc->epilogue != CUBLASLT_EPILOGUE_BIAS)
+  else if (desc->epilogue != CUBLASLT_EPILOGUE_DEFAULT &&
+           desc->epilogue != CUBLASLT_EPILOGUE_BIAS && !uses_aux(desc->epilogue))
     s.problem = "an epilogue the emulator does not know";
+  else if (uses_aux(desc->epilogue) && (desc->aux_ld < s.m || desc->aux_ld % 8 != 0))
+    s.problem = "the GELU aux matrix's leading dimension " + std::to_string(desc->aux_ld) +
+                " is not a multiple of 8 or is below D's " + std::to_string(s.m) + " rows";
   return s;
 }
+
+// The alignment cuBLASLt's heuristic reads from a pointer (256 for an unset one).
+uint64_t pointer_alignment(const void* p) {
+  if (p == nullptr) return 256;
+  const uintptr_t address = reinterpret_cast<uintptr_t>(p);
+  return std::min<uint64_t>(256, address & (~address + 1));
+}
+
+std::mutex lt_calls_mutex;
+std::map<int, long> lt_calls;  // epilogue → cublasLtMatmul calls
 
 }  // namespace
 
@@ -320,6 +381,8 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t handle, cublasLtM
   }
   results[0] = cublasLtMatmulHeuristicResult_t{};
   for (int i = 0; i < 4; ++i) results[0].algo.data[i] = preference->alignment[i];
+  results[0].algo.data[4] = pointer_alignment(desc->bias);
+  results[0].algo.data[5] = pointer_alignment(desc->aux);
   results[0].state = CUBLAS_STATUS_SUCCESS;
   *found = 1;
   return CUBLAS_STATUS_SUCCESS;
@@ -343,11 +406,25 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
                      " bytes the algorithm was chosen for (the preference's minimum alignment)");
     }
   }
-  const bool with_bias = desc->epilogue == CUBLASLT_EPILOGUE_BIAS;
+  const bool with_bias = reads_bias(desc->epilogue), with_aux = uses_aux(desc->epilogue);
   if (with_bias && (desc->bias == nullptr ||
                     !molt_emu::is_device_range(desc->bias, s.m * type_bytes(d_layout->type)))) {
     return invalid(
         "cublasLtMatmul: the bias epilogue's vector is missing or outside device memory");
+  }
+  if (with_aux && (desc->aux == nullptr ||
+                   !in_device_memory(desc->aux, s.m, s.n, desc->aux_ld, d_layout->type))) {
+    return invalid("cublasLtMatmul: the GELU aux matrix is missing or outside device memory");
+  }
+  const char* names[2] = {"bias", "aux"};
+  const void* chosen_by[2] = {with_bias ? desc->bias : nullptr, with_aux ? desc->aux : nullptr};
+  for (int i = 0; i < 2; ++i) {
+    if (chosen_by[i] != nullptr &&
+        reinterpret_cast<uintptr_t>(chosen_by[i]) % algo->data[4 + i] != 0) {
+      return invalid(std::string("cublasLtMatmul: the ") + names[i] + " pointer is not on the " +
+                     std::to_string(algo->data[4 + i]) +
+                     " bytes its value at the heuristic promised");
+    }
   }
   const float beta_value = *static_cast<const float*>(beta);
   if (!in_device_memory(a, a_layout->rows, a_layout->cols, a_layout->ld, a_layout->type) ||
@@ -359,6 +436,21 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
   multiply(s.m, s.n, s.k, *static_cast<const float*>(alpha),
            {a, a_layout->type, a_layout->ld, desc->trans_a == CUBLAS_OP_T},
            {b, b_layout->type, b_layout->ld, desc->trans_b == CUBLAS_OP_T}, beta_value, c,
-           d_layout->type, c_layout->ld, d, d_layout->ld, with_bias ? desc->bias : nullptr);
+           d_layout->type, c_layout->ld, d, d_layout->ld,
+           Epilogue{with_bias ? desc->bias : nullptr,
+                    !with_aux                                   ? Epilogue::kNone
+                    : desc->epilogue == CUBLASLT_EPILOGUE_DGELU ? Epilogue::kGeluGradient
+                                                                : Epilogue::kGelu,
+                    desc->aux, desc->aux_ld});
+  {
+    std::lock_guard<std::mutex> lock(lt_calls_mutex);
+    ++lt_calls[desc->epilogue];
+  }
   return CUBLAS_STATUS_SUCCESS;
+}
+
+long molt_emu::lt_matmul_calls(cublasLtEpilogue_t epilogue) {
+  std::lock_guard<std::mutex> lock(lt_calls_mutex);
+  const auto found = lt_calls.find(epilogue);
+  return found == lt_calls.end() ? 0 : found->second;
 }

@@ -1,6 +1,7 @@
 // The CUDA emulator's own contracts: that it runs correct CUDA correctly, and that the
 // mistakes it promises to catch (emulator.h) do fail. Written as CUDA (this file goes
 // through rewrite_cuda_source.py like kernels/cuda/), so nvcc would accept it too.
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
@@ -194,6 +195,100 @@ TEST_F(CudaEmulatorTest, GemmExMatchesTheHostsColumnMajorProduct) {
             CUBLAS_STATUS_INVALID_VALUE);
   cublasDestroy(handle);
   cudaFree(d_a), cudaFree(d_b), cudaFree(d_c);
+}
+
+// cuBLASLt's GELU epilogues: D = gelu(A·B + bias) with the value before GELU in aux, and
+// D = gelu'(aux) ⊙ A·B. Also what the heuristic and the product refuse: an aux leading
+// dimension that is not a multiple of 8, and an aux pointer less aligned than the one the
+// heuristic saw.
+TEST_F(CudaEmulatorTest, LtGeluEpiloguesMatchTheHostAndHoldTheirAuxToItsRules) {
+  const int m = 8, n = 3, k = 4;
+  std::vector<float> a(m * k), b(k * n), bias(m);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = 0.25f * static_cast<float>(i % 7) - 0.75f;
+  for (size_t i = 0; i < b.size(); ++i) b[i] = 0.5f * static_cast<float>(i % 5) - 1.0f;
+  for (int i = 0; i < m; ++i) bias[i] = 0.125f * i - 0.5f;
+  auto gelu = [](float x) {
+    return 0.5f * x * (1.0f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
+  };
+  std::vector<float> product(m * n);
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < m; ++i) {
+      float sum = 0.0f;
+      for (int l = 0; l < k; ++l) sum += a[i + l * m] * b[l + j * k];
+      product[i + j * m] = sum;
+    }
+  float* d_a = device_copy(a);
+  float* d_b = device_copy(b);
+  float* d_bias = device_copy(bias);
+  float* d_d = device_copy(std::vector<float>(m * n));
+  float* d_aux = device_copy(std::vector<float>(m * n + 8));
+  cublasLtHandle_t handle = nullptr;
+  ASSERT_EQ(cublasLtCreate(&handle), CUBLAS_STATUS_SUCCESS);
+  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, ld = nullptr;
+  ASSERT_EQ(cublasLtMatrixLayoutCreate(&la, CUDA_R_32F, m, k, m), CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cublasLtMatrixLayoutCreate(&lb, CUDA_R_32F, k, n, k), CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cublasLtMatrixLayoutCreate(&ld, CUDA_R_32F, m, n, m), CUBLAS_STATUS_SUCCESS);
+  cublasLtMatmulPreference_t preference = nullptr;
+  ASSERT_EQ(cublasLtMatmulPreferenceCreate(&preference), CUBLAS_STATUS_SUCCESS);
+  // A descriptor with the given epilogue, aux pointer and aux ld; its heuristic's status.
+  auto plan = [&](cublasLtEpilogue_t epilogue, float* aux, int64_t aux_ld,
+                  cublasLtMatmulDesc_t* desc, cublasLtMatmulAlgo_t* algo) {
+    EXPECT_EQ(cublasLtMatmulDescCreate(desc, CUBLAS_COMPUTE_32F, CUDA_R_32F),
+              CUBLAS_STATUS_SUCCESS);
+    cublasLtMatmulDescSetAttribute(*desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                                   sizeof(epilogue));
+    cublasLtMatmulDescSetAttribute(*desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &d_bias,
+                                   sizeof(d_bias));
+    cublasLtMatmulDescSetAttribute(*desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux,
+                                   sizeof(aux));
+    cublasLtMatmulDescSetAttribute(*desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &aux_ld,
+                                   sizeof(aux_ld));
+    cublasLtMatmulHeuristicResult_t result{};
+    int found = 0;
+    const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(handle, *desc, la, lb, ld, ld,
+                                                                 preference, 1, &result, &found);
+    *algo = result.algo;
+    return status;
+  };
+  const float one = 1.0f, zero = 0.0f;
+  auto multiply = [&](cublasLtMatmulDesc_t desc, const cublasLtMatmulAlgo_t& algo) {
+    return cublasLtMatmul(handle, desc, &one, d_a, la, d_b, lb, &zero, d_d, ld, d_d, ld, &algo,
+                          nullptr, 0, nullptr);
+  };
+  cublasLtMatmulDesc_t forward = nullptr, backward = nullptr, odd_ld = nullptr;
+  cublasLtMatmulAlgo_t forward_algo{}, backward_algo{}, odd_algo{};
+  ASSERT_EQ(plan(CUBLASLT_EPILOGUE_GELU_AUX_BIAS, d_aux, m, &forward, &forward_algo),
+            CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(multiply(forward, forward_algo), CUBLAS_STATUS_SUCCESS);
+  const std::vector<float> d = host_copy(d_d, m * n), aux = host_copy(d_aux, m * n);
+  for (int i = 0; i < m * n; ++i) {
+    const float pre = product[i] + bias[i % m];
+    EXPECT_EQ(aux[i], pre) << i;
+    EXPECT_EQ(d[i], gelu(pre)) << i;
+  }
+  // DGELU reads aux (now the pre-GELU values) and scales the plain product by gelu'.
+  ASSERT_EQ(plan(CUBLASLT_EPILOGUE_DGELU, d_aux, m, &backward, &backward_algo),
+            CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(multiply(backward, backward_algo), CUBLAS_STATUS_SUCCESS);
+  const std::vector<float> dgrad = host_copy(d_d, m * n);
+  for (int i = 0; i < m * n; ++i) {
+    const float x = aux[i], h = 1e-2f;
+    const float slope = (gelu(x + h) - gelu(x - h)) / (2 * h);
+    EXPECT_NEAR(dgrad[i], slope * product[i], 1e-3f * (1.0f + std::fabs(product[i]))) << i;
+  }
+  // An aux pointer 16 bytes past the one the heuristic saw (256-aligned) breaks its promise.
+  float* shifted = d_aux + 4;
+  cublasLtMatmulDescSetAttribute(forward, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &shifted,
+                                 sizeof(shifted));
+  EXPECT_EQ(multiply(forward, forward_algo), CUBLAS_STATUS_INVALID_VALUE);
+  // An aux leading dimension that is not a multiple of 8.
+  EXPECT_EQ(plan(CUBLASLT_EPILOGUE_GELU_AUX_BIAS, d_aux, 12, &odd_ld, &odd_algo),
+            CUBLAS_STATUS_NOT_SUPPORTED);
+  for (cublasLtMatmulDesc_t desc : {forward, backward, odd_ld}) cublasLtMatmulDescDestroy(desc);
+  cublasLtMatmulPreferenceDestroy(preference);
+  for (cublasLtMatrixLayout_t layout : {la, lb, ld}) cublasLtMatrixLayoutDestroy(layout);
+  cublasLtDestroy(handle);
+  cudaFree(d_a), cudaFree(d_b), cudaFree(d_bias), cudaFree(d_d), cudaFree(d_aux);
 }
 
 // ---- what must fail -----------------------------------------------------------------------

@@ -359,21 +359,35 @@ TEST_P(CudaBackendTest, MatmulMatchesCpuForwardAndAccumulatingBackward) {
   }
 }
 
+// A test of the GEMM paths MOLT_CUDA_GEMM chooses between; it unsets the variable when done.
+class CudaGemmPathTest : public CudaBackendTest {
+ protected:
+  struct Size {
+    int M, K, N;
+  };
+  // check(s) for each size, with MOLT_CUDA_GEMM=gemm: GPT-2's shapes (K, N multiples of
+  // 8) and small ones, then two the epilogues must leave to the unfused paths.
+  template <class Check>
+  void for_each_size(const char* gemm, Size gpt2_a, Size gpt2_b, const Check& check) {
+    setenv("MOLT_CUDA_GEMM", gemm, 1);
+    for (const Size s :
+         {gpt2_a, gpt2_b, Size{5, 16, 8}, Size{33, 64, 200}, Size{16, 12, 8}, Size{16, 16, 12}}) {
+      SCOPED_TRACE(std::string(gemm) + " " + std::to_string(s.M) + "x" + std::to_string(s.K) + "x" +
+                   std::to_string(s.N));
+      check(s);
+    }
+  }
+  void TearDown() override { unsetenv("MOLT_CUDA_GEMM"); }
+};
+
 // The forward with a bias both ways: cuBLASLt's bias epilogue (aligned shapes, the default)
 // and the broadcast path (MOLT_CUDA_GEMM=cublas), each against the CPU, as two tests so a
 // GPU session can tell which path failed. The shapes include GPT-2's (K, N multiples of 8)
 // and ones the epilogue must leave to the broadcast path.
-class CudaBiasGemmTest : public CudaBackendTest {
+class CudaBiasGemmTest : public CudaGemmPathTest {
  protected:
   void check_forward_with_bias(const char* gemm) {
-    struct Size {
-      int M, K, N;
-    };
-    setenv("MOLT_CUDA_GEMM", gemm, 1);
-    for (const Size s : {Size{64, 768, 2304}, Size{1024, 768, 3072}, Size{5, 16, 8},
-                         Size{33, 64, 200}, Size{16, 12, 8}, Size{16, 16, 12}}) {
-      SCOPED_TRACE(std::string(gemm) + " " + std::to_string(s.M) + "x" + std::to_string(s.K) + "x" +
-                   std::to_string(s.N));
+    for_each_size(gemm, Size{64, 768, 2304}, Size{1024, 768, 3072}, [&](Size s) {
       const auto x = compute_values(size_t(s.M) * s.K, 21),
                  w = compute_values(size_t(s.N) * s.K, 22), b = compute_values(s.N, 23, 3.0f);
       Tensor gout = gpu_compute(random_normal(size_t(s.M) * s.N, 24));
@@ -381,9 +395,8 @@ class CudaBiasGemmTest : public CudaBackendTest {
       gpu().matmul_forward(gout, gpu_compute(x), gpu_compute(w), gpu_compute(b), s.M, s.K, s.N);
       cpu().matmul_forward(cout, on_cpu(x), on_cpu(w), on_cpu(b), s.M, s.K, s.N);
       EXPECT_TRUE(same(gout, cout, kMatmul));
-    }
+    });
   }
-  void TearDown() override { unsetenv("MOLT_CUDA_GEMM"); }
 };
 
 TEST_P(CudaBiasGemmTest, MatmulWithBiasThroughTheEpilogueMatchesCpu) {
@@ -408,6 +421,90 @@ TEST(CudaGemmChoice, MoltCudaGemmIsAutoOrCublas) {
   EXPECT_THROW(cuda::bias_epilogue_allowed(), UserError);
   unsetenv("MOLT_CUDA_GEMM");
 }
+
+// A linear layer with GELU after it (GPT-2's MLP): the forward and the backward on through
+// the GELU, against the CPU backend's unfused ops. In bf16 with aligned shapes the CUDA
+// backend puts the GELU (and its gradient) into cuBLASLt's epilogue; f32, odd shapes and
+// MOLT_CUDA_GEMM=cublas take the unfused ops. dpre starts as junk (it is written, not
+// added to); dweight and dbias start non-zero (they are added to).
+class CudaGeluGemmTest : public CudaGemmPathTest {
+ protected:
+  void check(const char* gemm) {
+    for_each_size(gemm, Size{64, 768, 3072}, Size{40, 3072, 768}, [&](Size s) {
+      const size_t mk = size_t(s.M) * s.K, mn = size_t(s.M) * s.N, nk = size_t(s.N) * s.K;
+      const auto x = compute_values(mk, 31), w = compute_values(nk, 32, 0.05f),
+                 b = compute_values(s.N, 33);
+      // Forward: out = gelu(pre), pre = x·wᵀ + b, with and without b.
+      for (const bool with_bias : {true, false}) {
+        Tensor gout = gpu_compute(random_normal(mn, 34)), gpre = gpu_compute(random_normal(mn, 35));
+        Tensor cout = on_cpu(random_normal(mn, 34)), cpre = on_cpu(random_normal(mn, 35));
+        gpu().matmul_gelu_forward(gout, gpre, gpu_compute(x), gpu_compute(w),
+                                  with_bias ? gpu_compute(b) : Tensor{}, s.M, s.K, s.N);
+        cpu().matmul_gelu_forward(cout, cpre, on_cpu(x), on_cpu(w),
+                                  with_bias ? on_cpu(b) : Tensor{}, s.M, s.K, s.N);
+        EXPECT_TRUE(same(gpre, cpre, kMatmul)) << "pre, bias " << with_bias;
+        EXPECT_TRUE(same(gout, cout, kMatmul)) << "out, bias " << with_bias;
+      }
+      // Backward of the layer whose input was gelu(pre): here pre is [M,K] and the layer
+      // maps K to N, as GPT-2's c_proj maps 4C to C.
+      const auto pre = compute_values(mk, 36, 2.0f), dy = compute_values(mn, 37);
+      Tensor gelu_of_pre = on_cpu(pre);
+      cpu().gelu_forward(gelu_of_pre, on_cpu(pre));
+      const auto in = representable(from_cpu(gelu_of_pre));
+      const auto junk = random_normal(mk, 38), dw0 = random_normal(nk, 39),
+                 db0 = random_normal(s.N, 40);
+      Tensor gdpre = gpu_compute(junk), gdw = gpu_f32(dw0), gdb = gpu_f32(db0);
+      Tensor cdpre = on_cpu(junk), cdw = on_cpu(dw0), cdb = on_cpu(db0);
+      gpu().matmul_gelu_backward(gdpre, gdw, gdb, gpu_compute(dy), gpu_compute(in), gpu_compute(w),
+                                 gpu_compute(pre), gpu_compute(junk), s.M, s.K, s.N);
+      cpu().matmul_gelu_backward(cdpre, cdw, cdb, on_cpu(dy), on_cpu(in), on_cpu(w), on_cpu(pre),
+                                 on_cpu(junk), s.M, s.K, s.N);
+      EXPECT_TRUE(same(gdpre, cdpre, kMatmul));
+      EXPECT_TRUE(same(gdw, cdw, kMatmul));
+      EXPECT_TRUE(same(gdb, cdb, kMatmul));
+      // Without the parameter gradients.
+      gpu().matmul_gelu_backward(gdpre, Tensor{}, Tensor{}, gpu_compute(dy), gpu_compute(in),
+                                 gpu_compute(w), gpu_compute(pre), gpu_compute(junk), s.M, s.K,
+                                 s.N);
+      EXPECT_TRUE(same(gdpre, cdpre, kMatmul));
+    });
+  }
+};
+
+#ifdef MOLT_CUDA_EMULATED
+// cublasLtMatmul calls so far with the GELU epilogues, forward and backward.
+std::pair<long, long> gelu_epilogue_calls() {
+  return {molt_emu::lt_matmul_calls(CUBLASLT_EPILOGUE_GELU_AUX_BIAS) +
+              molt_emu::lt_matmul_calls(CUBLASLT_EPILOGUE_GELU_AUX),
+          molt_emu::lt_matmul_calls(CUBLASLT_EPILOGUE_DGELU)};
+}
+#endif
+
+TEST_P(CudaGeluGemmTest, ThroughTheEpilogueMatchesCpu) {
+#ifdef MOLT_CUDA_EMULATED
+  const auto before = gelu_epilogue_calls();
+#endif
+  check("auto");
+#ifdef MOLT_CUDA_EMULATED
+  // The epilogues ran, in bf16 only: for the four aligned shapes (twice forward, twice
+  // backward each), and never for the two odd ones.
+  const auto after = gelu_epilogue_calls();
+  EXPECT_EQ(after.first - before.first, bf16() ? 8 : 0);
+  EXPECT_EQ(after.second - before.second, bf16() ? 8 : 0);
+#endif
+}
+TEST_P(CudaGeluGemmTest, ThroughTheSeparateGeluMatchesCpu) {
+#ifdef MOLT_CUDA_EMULATED
+  const auto before = gelu_epilogue_calls();
+#endif
+  check("cublas");
+#ifdef MOLT_CUDA_EMULATED
+  EXPECT_EQ(gelu_epilogue_calls(), before);
+#endif
+}
+INSTANTIATE_TEST_SUITE_P(ComputeDtypes, CudaGeluGemmTest,
+                         ::testing::Values(DType::kF32, DType::kBF16),
+                         [](const auto& info) { return std::string(short_name(info.param)); });
 
 // ---- normalisation ------------------------------------------------------------------------
 

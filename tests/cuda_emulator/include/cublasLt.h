@@ -1,8 +1,10 @@
-// The cuBLASLt calls molt's bias-epilogue GEMM makes (kernels/cuda/matmul.cu), for the CUDA
+// The cuBLASLt calls molt's epilogue GEMMs make (kernels/cuda/matmul.cu), for the CUDA
 // emulator (../emulator.h). The heuristic finds an algorithm for the epilogues it knows
-// (none and BIAS) and records the alignment the preference asked for; cublasLtMatmul then
-// checks the layouts against each other and every pointer against that alignment, as a
-// real algorithm assumes it. Implemented in ../blas.cpp.
+// (none, BIAS, GELU_AUX, GELU_AUX_BIAS and DGELU) and records the alignment the preference
+// asked for, and that of the bias and aux pointers set at the time (cuBLASLt chooses by
+// them; an unset one counts as aligned to anything); cublasLtMatmul then checks the layouts
+// against each other and every pointer against those alignments, as a real algorithm
+// assumes them. GELU is the tanh form. Implemented in ../blas.cpp.
 #pragma once
 
 #include <cstddef>
@@ -35,10 +37,15 @@ enum cublasLtMatmulDescAttributes_t {
   CUBLASLT_MATMUL_DESC_TRANSB = 4,
   CUBLASLT_MATMUL_DESC_EPILOGUE = 7,
   CUBLASLT_MATMUL_DESC_BIAS_POINTER = 8,
+  CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER = 11,
+  CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD = 12,
 };
 enum cublasLtEpilogue_t {
   CUBLASLT_EPILOGUE_DEFAULT = 1,
   CUBLASLT_EPILOGUE_BIAS = 4,
+  CUBLASLT_EPILOGUE_GELU_AUX = 32 | 128,
+  CUBLASLT_EPILOGUE_GELU_AUX_BIAS = 32 | 128 | 4,
+  CUBLASLT_EPILOGUE_DGELU = 64 | 128,
 };
 enum cublasLtMatmulPreferenceAttributes_t {
   CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1,
@@ -75,3 +82,9 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
                               cublasLtMatrixLayout_t c_layout, void* d,
                               cublasLtMatrixLayout_t d_layout, const cublasLtMatmulAlgo_t* algo,
                               void* workspace, size_t workspace_bytes, cudaStream_t stream);
+
+namespace molt_emu {
+// How many cublasLtMatmul calls have run with this epilogue in this process (for tests that
+// check a fused path was taken).
+long lt_matmul_calls(cublasLtEpilogue_t epilogue);
+}  // namespace molt_emu
