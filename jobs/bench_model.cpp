@@ -233,10 +233,15 @@ void bench_model(const BenchModelArgs& args) {
     std::printf("molt: %.3g FLOP/s; MFU unknown: no peak for %s (--peak-tflops sets one)\n",
                 flops_per_second, device.peak_source.c_str());
   }
-  std::printf("molt: peak memory %.1f MiB%s\n",
-              double(backend->memory_usage().peak_bytes) / double(1 << 20),
-              args.recompute ? " (activations recomputed in backward)" : "");
-  std::printf("peak_memory_bytes=%zu\n", backend->memory_usage().peak_bytes);
+  const kernels::Backend::MemoryUsage memory = backend->memory_usage();
+  std::printf(
+      "molt: peak memory %.1f MiB%s, and %.1f MiB the backend's own scratch and "
+      "workspaces\n",
+      double(memory.peak_bytes) / double(1 << 20),
+      args.recompute ? " (activations recomputed in backward)" : "",
+      double(memory.own_bytes) / double(1 << 20));
+  std::printf("peak_memory_bytes=%zu\n", memory.peak_bytes);
+  std::printf("backend_memory_bytes=%zu\n", memory.own_bytes);
   std::printf("tokens_per_s=%.1f\n", tokens / seconds);
   std::printf("flops_per_token=%.6g\n", flops_per_token);
   if (device.peak_flops) {

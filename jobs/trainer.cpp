@@ -197,17 +197,24 @@ void Trainer::check_device_memory() {
 }
 
 // One line after the first step, when the activations of a training step have been held:
-// the peak of what molt allocated on this rank's device, and its two parts.
+// the peak of what molt allocated on this rank's device, and its two parts; then what the
+// backend holds for itself, where it holds anything (a GPU's scratch and workspaces).
 void Trainer::report_memory() {
   const double mib = double(1 << 20);
-  const size_t peak = backend_->memory_usage().peak_bytes;
-  char text[256];
+  const kernels::Backend::MemoryUsage usage = backend_->memory_usage();
+  const size_t peak = usage.peak_bytes;
+  char own[96] = "";
+  if (usage.own_bytes > 0) {
+    std::snprintf(own, sizeof own, ", and %.1f MiB the backend's own scratch and workspaces",
+                  double(usage.own_bytes) / mib);
+  }
+  char text[384];
   std::snprintf(text, sizeof text,
                 "memory: peak %.1f MiB on %s (parameters, gradients and optimizer %.1f MiB; "
-                "activations %.1f MiB%s)",
+                "activations %.1f MiB%s)%s",
                 double(peak) / mib, backend_->name().c_str(), double(state_bytes_) / mib,
                 double(peak - std::min(peak, state_bytes_)) / mib,
-                job_.train.recompute ? ", recomputed in backward" : "");
+                job_.train.recompute ? ", recomputed in backward" : "", own);
   progress_->note(text);
 }
 
@@ -463,6 +470,7 @@ void Trainer::write_summary(double loss, const std::optional<Evaluation>& evalua
       {"tokens_per_s", wall > 0 ? double(state_.tokens) / wall : 0.0},
       {"mfu", mfu ? nlohmann::json(*mfu) : nlohmann::json()},
       {"peak_memory_bytes", backend_->memory_usage().peak_bytes},
+      {"backend_memory_bytes", backend_->memory_usage().own_bytes},
       {"recompute", job_.train.recompute},
   };
   if (evaluation)

@@ -59,6 +59,11 @@ void Backend::count_free(const Tensor& tensor) {
   memory_.current_bytes -= std::min(memory_.current_bytes, tensor.bytes());
 }
 
+void Backend::count_own_bytes(size_t allocated, size_t freed) {
+  memory_.own_bytes += allocated;
+  memory_.own_bytes -= std::min(memory_.own_bytes, freed);
+}
+
 static void require_dtype(DType have, DType want) {
   if (have != want) {
     throw std::logic_error(std::string("Tensor is ") + dtype_name(have) + ", expected " +

@@ -116,13 +116,17 @@ class Backend {
   virtual void* stream_handle() const { return nullptr; }
 
   // Bytes held in buffers from allocate(): now, and the most at once since construction or
-  // the last reset_peak_memory(). This is what molt asked for (Tensor::bytes()): it leaves
-  // out allocator rounding, library workspaces (cuBLAS), the CUDA context and host memory.
+  // the last reset_peak_memory(). This is what molt asked for (Tensor::bytes()), and what
+  // `molt memory` counts ahead. own_bytes is, apart, what the backend holds for itself now
+  // (the CUDA backend's scratch, ones vectors and cuBLASLt workspace; it grows to the
+  // largest request and stays). Neither counts allocator rounding, cuBLAS's own workspace,
+  // the CUDA context or host memory.
   // Allocation happens on one thread (the trainer's), so these are plain counters. They are
   // virtual only so that a backend wrapping another (ProfilingBackend) reports the other's.
   struct MemoryUsage {
     size_t current_bytes = 0;
     size_t peak_bytes = 0;
+    size_t own_bytes = 0;
   };
   virtual MemoryUsage memory_usage() const { return memory_; }
   virtual void reset_peak_memory() { memory_.peak_bytes = memory_.current_bytes; }
@@ -230,6 +234,8 @@ class Backend {
   // Every backend's allocate() and free() report the buffers they hand out and take back.
   void count_allocation(const Tensor& tensor);
   void count_free(const Tensor& tensor);
+  // The device memory a backend holds for itself (MemoryUsage::own_bytes).
+  void count_own_bytes(size_t allocated, size_t freed);
 
  private:
   MemoryUsage memory_;

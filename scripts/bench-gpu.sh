@@ -13,7 +13,9 @@
 # MFU = tokens/s · FLOPs per token / the GPU's dense bf16 peak. Both factors come from molt's
 # report (model/flops.h: 6N plus attention; kernels::dense_peak_flops), so both sides count
 # the same FLOPs against the same peak; PyTorch's MFU is n/a when molt's side failed. Peak
-# memory is what each allocator handed out (Backend::memory_usage, max_memory_allocated).
+# memory is what each allocator handed out (Backend::memory_usage's peak plus the backend's
+# own scratch and workspaces; max_memory_allocated, which in recent PyTorch includes the
+# cuBLAS workspaces it allocates through its caching allocator).
 #
 # A side that fails (out of memory, a compile error, a timeout) prints its error and the
 # script goes on; it exits 1 at the end if any side failed.
@@ -83,7 +85,7 @@ value() { sed -n "s/^$1=//p" "$work/$2" | tail -n 1; }
 # report LABEL NAME STATUS FLOPS_PER_TOKEN PEAK_FLOPS: a side's own lines, then its summary
 # ("LABEL NAME: tokens/s X, MFU Y, peak memory Z MiB"), or its error.
 report() {
-  local label=$1 name=$2 status=$3 tps mem
+  local label=$1 name=$2 status=$3 tps mem own
   if [ "$status" -ne 0 ]; then
     sed 's/^/  | /' "$work/$name" | tail -n 25
     [ "$status" -eq 124 ] && echo "  | (timed out after ${side_timeout}s)"
@@ -92,7 +94,11 @@ report() {
   fi
   grep -v '^[a-z_]*=' "$work/$name" | sed 's/^/  | /'
   tps=$(value tokens_per_s "$name")
+  # molt's tensors plus its backend's own scratch and workspaces, as PyTorch's allocator
+  # counts its cuBLAS workspace with the tensors
   mem=$(value peak_memory_bytes "$name")
+  own=$(value backend_memory_bytes "$name")
+  [ -n "$mem" ] && mem=$((mem + ${own:-0}))
   awk -v l="$label" -v n="$name" -v t="$tps" -v m="$mem" -v f="$4" -v p="$5" 'BEGIN {
     mfu = (f + 0 > 0 && p + 0 > 0) ? sprintf("%.1f%%", 100 * t * f / p) : "n/a"
     mib = (m == "") ? "n/a" : sprintf("%.1f MiB", m / 1048576)

@@ -43,9 +43,12 @@ CudaBackend::CudaBackend(int device, DType compute_dtype)
     MOLT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     MOLT_CUBLAS_CHECK(cublasCreate(&blas_));
     MOLT_CUBLAS_CHECK(cublasSetStream(blas_, stream_));
-    scratch_ = std::make_unique<DeviceScratch>(stream_);
-    ones_ = std::make_unique<OnesVectors>(stream_);
-    epilogue_gemm_ = std::make_unique<EpilogueGemmPlans>(stream_);
+    const CountBytes count = [this](size_t allocated, size_t freed) {
+      count_own_bytes(allocated, freed);
+    };
+    scratch_ = std::make_unique<DeviceScratch>(stream_, count);
+    ones_ = std::make_unique<OnesVectors>(stream_, count);
+    epilogue_gemm_ = std::make_unique<EpilogueGemmPlans>(stream_, count);
     MOLT_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&index_error_host_), sizeof(int),
                                   cudaHostAllocMapped));
     *index_error_host_ = kNoIndexError;

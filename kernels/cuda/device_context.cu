@@ -31,6 +31,7 @@ DeviceScratch::~DeviceScratch() {
   if (data_ != nullptr) {
     cudaStreamSynchronize(stream_);  // destructors must not throw: errors are dropped
     cudaFree(data_);
+    report_(0, bytes_);
   }
 }
 
@@ -39,19 +40,23 @@ void* DeviceScratch::reserve(size_t bytes) {
   if (data_ != nullptr) {
     MOLT_CUDA_CHECK(cudaStreamSynchronize(stream_));
     MOLT_CUDA_CHECK(cudaFree(data_));
+    report_(0, bytes_);
     data_ = nullptr;
     bytes_ = 0;
   }
   const size_t rounded = std::max<size_t>(bytes, 1 << 20);
   MOLT_CUDA_CHECK(cudaMalloc(&data_, rounded));
+  report_(rounded, 0);
   bytes_ = rounded;
   return data_;
 }
 
 OnesVectors::~OnesVectors() {
   cudaStreamSynchronize(stream_);
-  for (void* p : data_) {
-    if (p != nullptr) cudaFree(p);
+  for (int slot = 0; slot < 2; ++slot) {
+    if (data_[slot] == nullptr) continue;
+    cudaFree(data_[slot]);
+    report_(0, count_[slot] * dtype_bytes(slot == 0 ? DType::kF32 : DType::kBF16));
   }
 }
 
@@ -61,11 +66,13 @@ const void* OnesVectors::get(DType dtype, size_t count) {
   if (data_[slot] != nullptr) {
     MOLT_CUDA_CHECK(cudaStreamSynchronize(stream_));
     MOLT_CUDA_CHECK(cudaFree(data_[slot]));
+    report_(0, count_[slot] * dtype_bytes(dtype));
     data_[slot] = nullptr;
     count_[slot] = 0;
   }
   const size_t n = std::max<size_t>(count, 4096);
   MOLT_CUDA_CHECK(cudaMalloc(&data_[slot], n * dtype_bytes(dtype)));
+  report_(n * dtype_bytes(dtype), 0);
   if (slot == 0) {
     fill_ones_f32<<<grid_stride_blocks(n, kThreads), kThreads, 0, stream_>>>(
         static_cast<float*>(data_[slot]), n);

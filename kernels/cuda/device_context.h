@@ -11,17 +11,25 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <functional>
+#include <utility>
 
 #include "kernels/backend.h"
 
 namespace molt::kernels::cuda {
+
+// How the backend's own device buffers (below, and the cuBLASLt workspace in matmul.h)
+// report the bytes they take and give back, for Backend::memory_usage()'s own_bytes:
+// CudaBackend passes its Backend::count_own_bytes.
+using CountBytes = std::function<void(size_t allocated, size_t freed)>;
 
 // Device memory an op uses for the duration of one call (partial sums, per-row values).
 // It grows to the largest request and is never shrunk; growing waits for the stream so
 // the old block is no longer in use when it is freed.
 class DeviceScratch {
  public:
-  explicit DeviceScratch(cudaStream_t stream) : stream_(stream) {}
+  DeviceScratch(cudaStream_t stream, CountBytes count)
+      : stream_(stream), report_(std::move(count)) {}
   ~DeviceScratch();
   DeviceScratch(const DeviceScratch&) = delete;
   DeviceScratch& operator=(const DeviceScratch&) = delete;
@@ -32,6 +40,7 @@ class DeviceScratch {
 
  private:
   cudaStream_t stream_;
+  CountBytes report_;
   void* data_ = nullptr;
   size_t bytes_ = 0;
 };
@@ -40,7 +49,7 @@ class DeviceScratch {
 // dbias[N] += doutᵀ[N,M]·1[M], done by cuBLAS in a fixed order (deterministic).
 class OnesVectors {
  public:
-  explicit OnesVectors(cudaStream_t stream) : stream_(stream) {}
+  OnesVectors(cudaStream_t stream, CountBytes count) : stream_(stream), report_(std::move(count)) {}
   ~OnesVectors();
   OnesVectors(const OnesVectors&) = delete;
   OnesVectors& operator=(const OnesVectors&) = delete;
@@ -50,6 +59,7 @@ class OnesVectors {
 
  private:
   cudaStream_t stream_;
+  CountBytes report_;
   void* data_[2] = {nullptr, nullptr};  // [0] f32, [1] bf16
   size_t count_[2] = {0, 0};
 };

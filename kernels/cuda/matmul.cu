@@ -38,6 +38,7 @@
 #include <cstdlib>
 #include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "kernels/cuda/checks.h"
 #include "kernels/cuda/cuda_check.h"
@@ -154,7 +155,8 @@ bool bias_epilogue_allowed() {
   return true;
 }
 
-EpilogueGemmPlans::EpilogueGemmPlans(cudaStream_t stream) : stream_(stream) {
+EpilogueGemmPlans::EpilogueGemmPlans(cudaStream_t stream, CountBytes count)
+    : stream_(stream), report_(std::move(count)) {
   MOLT_CUBLAS_CHECK(cublasLtCreate(&handle_));
   workspace_bytes_ = size_t{32} << 20;  // what cuBLAS recommends on Hopper
   const cudaError_t status = cudaMalloc(&workspace_, workspace_bytes_);
@@ -163,6 +165,7 @@ EpilogueGemmPlans::EpilogueGemmPlans(cudaStream_t stream) : stream_(stream) {
     handle_ = nullptr;
     MOLT_CUDA_CHECK(status);
   }
+  report_(workspace_bytes_, 0);
 }
 
 EpilogueGemmPlans::~EpilogueGemmPlans() {
@@ -175,6 +178,7 @@ EpilogueGemmPlans::~EpilogueGemmPlans() {
   if (workspace_ != nullptr) {
     cudaStreamSynchronize(stream_);
     cudaFree(workspace_);
+    report_(0, workspace_bytes_);
   }
   if (handle_ != nullptr) cublasLtDestroy(handle_);
 }

@@ -44,7 +44,7 @@ struct LtProduct {
 // cuBLASLt handle and its 32 MiB workspace.
 class EpilogueGemmPlans {
  public:
-  explicit EpilogueGemmPlans(cudaStream_t stream);
+  EpilogueGemmPlans(cudaStream_t stream, CountBytes count);
   ~EpilogueGemmPlans();
   EpilogueGemmPlans(const EpilogueGemmPlans&) = delete;
   EpilogueGemmPlans& operator=(const EpilogueGemmPlans&) = delete;
@@ -66,6 +66,7 @@ class EpilogueGemmPlans {
   Plan make_plan(const LtProduct& product, const void* bias, const void* aux);
 
   cudaStream_t stream_;
+  CountBytes report_;
   cublasLtHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;

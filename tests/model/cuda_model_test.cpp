@@ -27,6 +27,10 @@
 // RecordProperty values) and tighten them.
 #include <gtest/gtest.h>
 
+#ifdef MOLT_CUDA_EMULATED
+#include <cuda_runtime.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -281,6 +285,39 @@ INSTANTIATE_TEST_SUITE_P(Families, CudaModelStepTest,
                          ::testing::Combine(::testing::ValuesIn(kModelCases),
                                             ::testing::Values(DType::kF32, DType::kBF16)),
                          StepTestName);
+
+// Backend::memory_usage() counts every byte the CUDA backend takes from the device: the
+// tensors, and apart (own_bytes) its scratch, ones vectors and cuBLASLt workspace. The emulator's
+// cudaMemGetInfo reports exactly the bytes allocated (a GPU's also holds the context and
+// cuBLAS's own workspace), so there the two must agree after a training step of either
+// family, and every byte must be back once the model and backend are gone.
+TEST(CudaMemoryUsageTest, CountsEveryDeviceByteAndReturnsThem) {
+#ifndef MOLT_CUDA_EMULATED
+  GTEST_SKIP() << "only the CUDA emulator's cudaMemGetInfo counts molt's own bytes alone";
+#else
+  const auto used = [] {
+    size_t free = 0, total = 0;
+    EXPECT_EQ(cudaMemGetInfo(&free, &total), cudaSuccess);
+    return total - free;
+  };
+  for (const ModelCase& c : {kModelCases[0], kModelCases[3]}) {
+    SCOPED_TRACE(c.name);
+    const size_t before = used();
+    {
+      Trainee cuda(device_backend(DType::kBF16), c);
+      const TokenBatch b = c.decoder ? DecoderBatch(4, 32, TinyGpt().vocab_size, 7)
+                                     : EncdecBatch(4, 24, 12, TinyT5().vocab_size, 7);
+      cuda.backward(b);
+      cuda.update(1);
+      const Backend::MemoryUsage counted = cuda.backend->memory_usage();
+      EXPECT_EQ(counted.current_bytes + counted.own_bytes, used() - before);
+      EXPECT_GE(counted.own_bytes, size_t{32} << 20);  // the cuBLASLt workspace at least
+      EXPECT_GE(counted.peak_bytes, counted.current_bytes);
+    }
+    EXPECT_EQ(used(), before);
+  }
+#endif
+}
 
 class CudaTinyGptTrainingTest : public ::testing::TestWithParam<DType> {
  protected:
