@@ -90,8 +90,7 @@ void Backend::matmul_gelu_forward(Tensor out, Tensor pre, Tensor in, Tensor weig
 void Backend::matmul_gelu_backward(Tensor dpre, Tensor dweight, Tensor dbias, Tensor dout,
                                    Tensor in, Tensor weight, Tensor pre, Tensor scratch, int M,
                                    int K, int N) {
-  fill(scratch, 0.0f);
-  matmul_backward(scratch, dweight, dbias, dout, in, weight, M, K, N);
+  matmul_backward(scratch, dweight, dbias, dout, in, weight, M, K, N, Din::kWrite);
   fill(dpre, 0.0f);
   gelu_backward(dpre, scratch, pre);
 }

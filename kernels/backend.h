@@ -88,6 +88,11 @@ struct AdamWStep {
   int64_t t = 1;            // step number, from 1, for bias correction
 };
 
+// How a backward op treats the activation gradient it computes: writes it, or adds it to
+// what the buffer holds (a gradient with several contributions, as T5's wi_0 and wi_1 give
+// their common input).
+enum class Din { kWrite, kAdd };
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -142,10 +147,12 @@ class Backend {
   // out[M,N] = in[M,K] · weight[N,K]ᵀ + bias[N]   (bias may be empty)
   virtual void matmul_forward(Tensor out, Tensor in, Tensor weight, Tensor bias, int M, int K,
                               int N) = 0;
-  // din[M,K] += dout·weight;  dweight[N,K] += doutᵀ·in;  dbias[N] += Σ_rows dout.
-  // Any of din, dweight, dbias may be empty to skip it.
+  // din[M,K] = dout·weight (Din::kWrite) or += (Din::kAdd);  dweight[N,K] += doutᵀ·in;
+  // dbias[N] += Σ_rows dout. Any of din, dweight, dbias may be empty to skip it. Parameter
+  // gradients always add (micro-batches accumulate into them); an activation gradient is
+  // written where it has one contribution, which spares a zero fill and the GEMM a read.
   virtual void matmul_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,
-                               Tensor weight, int M, int K, int N) = 0;
+                               Tensor weight, int M, int K, int N, Din din_mode) = 0;
   // A linear layer followed by GELU (GPT-2's c_fc): pre[M,N] = in·weightᵀ + bias and
   // out[M,N] = gelu(pre); pre is kept for backward. A backend may fuse the GELU into the GEMM;
   // the default runs matmul_forward into pre, then gelu_forward.

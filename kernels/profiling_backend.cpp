@@ -117,13 +117,14 @@ void ProfilingBackend::matmul_forward(Tensor out, Tensor in, Tensor weight, Tens
 }
 
 void ProfilingBackend::matmul_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout,
-                                       Tensor in, Tensor weight, int M, int K, int N) {
+                                       Tensor in, Tensor weight, int M, int K, int N,
+                                       Din din_mode) {
   const int products = int(!din.empty()) + int(!dweight.empty());  // dbias is a row sum
   measure(
       [&] {
         return OpCall{matmul_key("matmul_backward", M, K, N), 2.0 * products * M * double(K) * N};
       },
-      [&] { inner_->matmul_backward(din, dweight, dbias, dout, in, weight, M, K, N); });
+      [&] { inner_->matmul_backward(din, dweight, dbias, dout, in, weight, M, K, N, din_mode); });
 }
 
 void ProfilingBackend::matmul_gelu_forward(Tensor out, Tensor pre, Tensor in, Tensor weight,

@@ -80,7 +80,7 @@ class ProfilingBackend final : public Backend {
   void matmul_forward(Tensor out, Tensor in, Tensor weight, Tensor bias, int M, int K,
                       int N) override;
   void matmul_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,
-                       Tensor weight, int M, int K, int N) override;
+                       Tensor weight, int M, int K, int N, Din din_mode) override;
   void matmul_gelu_forward(Tensor out, Tensor pre, Tensor in, Tensor weight, Tensor bias, int M,
                            int K, int N) override;
   void matmul_gelu_backward(Tensor dpre, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,

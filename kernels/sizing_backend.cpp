@@ -40,7 +40,8 @@ class SizingBackend final : public Backend {
   void matmul_forward(Tensor, Tensor, Tensor, Tensor, int, int, int) override {
     refuse("matmul_forward");
   }
-  void matmul_backward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, int, int, int) override {
+  void matmul_backward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, int, int, int,
+                       Din) override {
     refuse("matmul_backward");
   }
   void layernorm_forward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, int, int,

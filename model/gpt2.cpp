@@ -13,6 +13,7 @@ namespace molt::model {
 
 using kernels::AttentionMask;
 using kernels::AttentionShape;
+using kernels::Din;
 using kernels::DType;
 using kernels::Tensor;
 
@@ -30,7 +31,8 @@ struct GPT2::Activations {
   std::vector<Layer> layers;
   Tensor lnf, lnf_mean, lnf_rstd, logits, losses;
   Tensor proj_scratch;                  // [N, C], output of either projection before the add
-  // Backward scratch, each zeroed before use (backward ops add into gradients).
+  // Backward scratch: written by the first op that produces it (Din::kWrite), or zeroed
+  // first where ops add into it.
   Tensor dresidual, dln, datty, dqkv, dfch, dfch_gelu;
   BufferSet buffers;                    // everything above
 
@@ -286,8 +288,7 @@ void GPT2::backward(const GradsReadyHook& on_grads_ready) {
   const AttentionShape shape = self_attention_shape();
 
   // logits were overwritten with dlogits by cross_entropy.
-  backend_.fill(a.dln, 0.0f);
-  backend_.matmul_backward(a.dln, g_.wte, Tensor{}, a.logits, a.lnf, p_.wte, N, C, V);
+  backend_.matmul_backward(a.dln, g_.wte, Tensor{}, a.logits, a.lnf, p_.wte, N, C, V, Din::kWrite);
   Tensor last_residual = config_.n_layer > 0 ? a.layers.back().residual3 : a.encoded;
   backend_.fill(a.dresidual, 0.0f);
   backend_.layernorm_backward(a.dresidual, g_.lnf_w, g_.lnf_b, a.dln, last_residual, p_.lnf_w,
@@ -304,14 +305,12 @@ void GPT2::backward(const GradsReadyHook& on_grads_ready) {
     // MLP branch: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2))))
     backend_.matmul_gelu_backward(a.dfch, dw.fc_proj_w, dw.fc_proj_b, a.dresidual, L.fch_gelu,
                                   w.fc_proj_w, L.fch, a.dfch_gelu, N, F, C);
-    backend_.fill(a.dln, 0.0f);
-    backend_.matmul_backward(a.dln, dw.fc_w, dw.fc_b, a.dfch, L.ln2, w.fc_w, N, C, F);
+    backend_.matmul_backward(a.dln, dw.fc_w, dw.fc_b, a.dfch, L.ln2, w.fc_w, N, C, F, Din::kWrite);
     backend_.layernorm_backward(a.dresidual, dw.ln2_w, dw.ln2_b, a.dln, L.residual2, w.ln2_w,
                                 L.ln2_mean, L.ln2_rstd, N, C);
     // Attention branch: residual2 = residual + c_proj(attn(c_attn(ln_1(residual))))
-    backend_.fill(a.datty, 0.0f);
     backend_.matmul_backward(a.datty, dw.attn_proj_w, dw.attn_proj_b, a.dresidual, L.atty,
-                             w.attn_proj_w, N, C, C);
+                             w.attn_proj_w, N, C, C, Din::kWrite);
     backend_.fill(a.dqkv, 0.0f);
     Tensor q = L.qkv.slice(0, L.qkv.count), k = L.qkv.slice(C, L.qkv.count - C),
            v = L.qkv.slice(2 * C, L.qkv.count - 2 * C);
@@ -319,8 +318,8 @@ void GPT2::backward(const GradsReadyHook& on_grads_ready) {
            dv = a.dqkv.slice(2 * C, a.dqkv.count - 2 * C);
     backend_.attention_backward(dq, dk, dv, Tensor{}, a.datty, L.atty, L.lse, q, k, v, Tensor{},
                                 a.prefix_lengths, shape);
-    backend_.fill(a.dln, 0.0f);
-    backend_.matmul_backward(a.dln, dw.qkv_w, dw.qkv_b, a.dqkv, L.ln1, w.qkv_w, N, C, 3 * C);
+    backend_.matmul_backward(a.dln, dw.qkv_w, dw.qkv_b, a.dqkv, L.ln1, w.qkv_w, N, C, 3 * C,
+                             Din::kWrite);
     backend_.layernorm_backward(a.dresidual, dw.ln1_w, dw.ln1_b, a.dln, residual, w.ln1_w,
                                 L.ln1_mean, L.ln1_rstd, N, C);
     size_t first = layer_first_entry_ + static_cast<size_t>(l) * entries_per_layer_;

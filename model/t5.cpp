@@ -13,6 +13,7 @@ namespace molt::model {
 
 using kernels::AttentionMask;
 using kernels::AttentionShape;
+using kernels::Din;
 using kernels::DType;
 using kernels::Tensor;
 
@@ -36,7 +37,8 @@ struct T5::Stack {
   std::vector<Layer> layers;
   Tensor final_normed, final_rstd;
   Tensor proj;  // a sublayer's output before the residual add
-  // Backward scratch, each zeroed before use (backward ops add into gradients).
+  // Backward scratch: written by the first op that produces it (Din::kWrite), or zeroed
+  // first where ops add into it.
   Tensor dresidual, dnormed, datt, dqkv, dgate, dlinear, dgated, dcross_q;
   // Merged attention: the two halves of the keys and values, and their gradients.
   Tensor input_kv, target_kv, djoint_kv, dinput_kv, dtarget_kv;
@@ -572,23 +574,21 @@ void T5::backward_stack(Stack& s, const GradsReadyHook& hook, bool report) {
     const bool cross = s.decoder && !s.merged;
     const Tensor ff_in = cross ? L.after_cross : L.after_self;
     // Feed-forward: out = ff_in + wo(gelu(wi_0·h) ⊙ wi_1·h), h = rms(ff_in)
-    backend_.fill(s.dgated, 0.0f);
-    backend_.matmul_backward(s.dgated, dw.ff.wo, Tensor{}, s.dresidual, L.gated, w.ff.wo, N, F, C);
+    backend_.matmul_backward(s.dgated, dw.ff.wo, Tensor{}, s.dresidual, L.gated, w.ff.wo, N, F, C,
+                             Din::kWrite);
     backend_.fill(s.dgate, 0.0f);
     backend_.fill(s.dlinear, 0.0f);
     backend_.gated_gelu_backward(s.dgate, s.dlinear, s.dgated, L.gate, L.linear);
-    backend_.fill(s.dnormed, 0.0f);
     backend_.matmul_backward(s.dnormed, dw.ff.wi_0, Tensor{}, s.dgate, L.ff_normed, w.ff.wi_0, N, C,
-                             F);
+                             F, Din::kWrite);
     backend_.matmul_backward(s.dnormed, dw.ff.wi_1, Tensor{}, s.dlinear, L.ff_normed, w.ff.wi_1, N,
-                             C, F);
+                             C, F, Din::kAdd);
     backend_.rmsnorm_backward(s.dresidual, dw.ff_norm, s.dnormed, ff_in, w.ff_norm, L.ff_rstd, N,
                               C);
     if (cross) {
       // Cross-attention: after_cross = after_self + o(attn(q(rms(after_self)), k,v(source)))
-      backend_.fill(s.datt, 0.0f);
       backend_.matmul_backward(s.datt, dw.cross.o, Tensor{}, s.dresidual, L.cross_att, w.cross.o, N,
-                               I, C);
+                               I, C, Din::kWrite);
       backend_.fill(s.dcross_q, 0.0f);
       backend_.fill(a.dcross_kv, 0.0f);
       backend_.attention_backward(
@@ -596,19 +596,16 @@ void T5::backward_stack(Stack& s, const GradsReadyHook& hook, bool report) {
           L.cross_att, L.cross_lse, L.cross_q, L.cross_kv,
           L.cross_kv.slice(I, L.cross_kv.count - I), Tensor{}, Tensor{}, cross_shape);
       backend_.matmul_backward(dsource(l), dw.cross.kv, Tensor{}, a.dcross_kv, source(l),
-                               w.cross.kv, B * Te, C, 2 * I);
-      backend_.fill(s.dnormed, 0.0f);
+                               w.cross.kv, B * Te, C, 2 * I, Din::kAdd);
       backend_.matmul_backward(s.dnormed, dw.cross.qkv, Tensor{}, s.dcross_q, L.cross_normed,
-                               w.cross.qkv, N, C, I);
+                               w.cross.qkv, N, C, I, Din::kWrite);
       backend_.rmsnorm_backward(s.dresidual, dw.cross_norm, s.dnormed, L.after_self, w.cross_norm,
                                 L.cross_rstd, N, C);
     }
     // Self-attention: after_self = x_in + o(attn(q,k,v(rms(x_in)); bias))
-    backend_.fill(s.datt, 0.0f);
     backend_.matmul_backward(s.datt, dw.self.o, Tensor{}, s.dresidual, L.self_att, w.self.o, N, I,
-                             C);
+                             C, Din::kWrite);
     backend_.fill(s.dqkv, 0.0f);
-    backend_.fill(s.dnormed, 0.0f);
     if (s.merged) {
       const size_t q_weights = size_t(I) * C;
       const Tensor wq = w.self.qkv.slice(0, q_weights), dwq = dw.self.qkv.slice(0, q_weights);
@@ -622,17 +619,18 @@ void T5::backward_stack(Stack& s, const GradsReadyHook& hook, bool report) {
                                   self_shape);
       split_rows(backend_, s.dinput_kv, s.dtarget_kv, s.djoint_kv, B, Te, T, 2 * size_t(I));
       backend_.matmul_backward(dsource(l), dwkv, Tensor{}, s.dinput_kv, source(l), wkv, B * Te, C,
-                               2 * I);
-      backend_.matmul_backward(s.dnormed, dwq, Tensor{}, dq, L.self_normed, wq, N, C, I);
+                               2 * I, Din::kAdd);
+      backend_.matmul_backward(s.dnormed, dwq, Tensor{}, dq, L.self_normed, wq, N, C, I,
+                               Din::kWrite);
       backend_.matmul_backward(s.dnormed, dwkv, Tensor{}, s.dtarget_kv, L.self_normed, wkv, N, C,
-                               2 * I);
+                               2 * I, Din::kAdd);
     } else {
       backend_.attention_backward(
           s.dqkv, s.dqkv.slice(I, s.dqkv.count - I), s.dqkv.slice(2 * I, s.dqkv.count - 2 * I),
           s.dbias, s.datt, L.self_att, L.self_lse, L.qkv, L.qkv.slice(I, L.qkv.count - I),
           L.qkv.slice(2 * I, L.qkv.count - 2 * I), s.bias, Tensor{}, self_shape);
       backend_.matmul_backward(s.dnormed, dw.self.qkv, Tensor{}, s.dqkv, L.self_normed, w.self.qkv,
-                               N, C, 3 * I);
+                               N, C, 3 * I, Din::kWrite);
     }
     // Layerwise: the decoder's layer l read this normalised input too.
     if (layerwise_encoder) backend_.accumulate(s.dnormed, a.dsources[l]);
@@ -654,9 +652,8 @@ void T5::backward(const GradsReadyHook& hook) {
   const bool shared_stacks = config_.share_encoder_decoder;
   // logits were overwritten with dlogits by cross_entropy.
   Stack& d = a.decoder;
-  backend_.fill(d.dnormed, 0.0f);
   backend_.matmul_backward(d.dnormed, g_.lm_head, Tensor{}, a.logits, d.final_normed, p_.lm_head,
-                           Nd, C, V);
+                           Nd, C, V, Din::kWrite);
   backend_.fill(d.dresidual, 0.0f);
   backend_.rmsnorm_backward(d.dresidual, g_.decoder_final, d.dnormed, d.output(), p_.decoder_final,
                             d.final_rstd, Nd, C);

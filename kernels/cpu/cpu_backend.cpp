@@ -83,9 +83,9 @@ void CpuBackend::matmul_forward(Tensor out, Tensor in, Tensor weight, Tensor bia
                                 int N) {
   cpu::matmul_forward(out, in, weight, bias, M, K, N);
 }
-void CpuBackend::matmul_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout,
-                                 Tensor in, Tensor weight, int M, int K, int N) {
-  cpu::matmul_backward(din, dweight, dbias, dout, in, weight, M, K, N);
+void CpuBackend::matmul_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,
+                                 Tensor weight, int M, int K, int N, Din din_mode) {
+  cpu::matmul_backward(din, dweight, dbias, dout, in, weight, M, K, N, din_mode);
 }
 
 void CpuBackend::layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor in,

@@ -33,7 +33,7 @@ class CpuBackend final : public Backend {
   void matmul_forward(Tensor out, Tensor in, Tensor weight, Tensor bias, int M, int K,
                       int N) override;
   void matmul_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,
-                       Tensor weight, int M, int K, int N) override;
+                       Tensor weight, int M, int K, int N, Din din_mode) override;
 
   void layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor in, Tensor weight,
                          Tensor bias, int N, int C, float eps) override;

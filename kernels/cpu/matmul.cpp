@@ -53,11 +53,12 @@ void matmul_forward(Tensor out, Tensor in, Tensor weight, Tensor bias, int M, in
 }
 
 void matmul_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,
-                     Tensor weight, int M, int K, int N) {
+                     Tensor weight, int M, int K, int N, Din din_mode) {
   const float* dy = f32_covering(dout, product(M, N), "matmul_backward: dout");
   if (float* dx = optional_f32(din, product(M, K), "matmul_backward: din")) {
     const float* w = f32_covering(weight, product(N, K), "matmul_backward: weight");
-    sgemm_parallel(CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, dy, N, w, K, 1.0f, dx, K);
+    const float beta = din_mode == Din::kAdd ? 1.0f : 0.0f;
+    sgemm_parallel(CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, dy, N, w, K, beta, dx, K);
   }
   if (float* dw = optional_f32(dweight, product(N, K), "matmul_backward: dweight")) {
     const float* x = f32_covering(in, product(M, K), "matmul_backward: in");

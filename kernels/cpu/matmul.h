@@ -7,6 +7,6 @@ namespace molt::kernels::cpu {
 
 void matmul_forward(Tensor out, Tensor in, Tensor weight, Tensor bias, int M, int K, int N);
 void matmul_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,
-                     Tensor weight, int M, int K, int N);
+                     Tensor weight, int M, int K, int N, Din din_mode);
 
 }  // namespace molt::kernels::cpu

@@ -167,8 +167,8 @@ void CudaBackend::matmul_forward(Tensor out, Tensor in, Tensor weight, Tensor bi
   cuda::matmul_forward(ctx_, out, in, weight, bias, M, K, N);
 }
 void CudaBackend::matmul_backward(Tensor din, Tensor dweight, Tensor dbias, Tensor dout, Tensor in,
-                                  Tensor weight, int M, int K, int N) {
-  cuda::matmul_backward(ctx_, din, dweight, dbias, dout, in, weight, M, K, N);
+                                  Tensor weight, int M, int K, int N, Din din_mode) {
+  cuda::matmul_backward(ctx_, din, dweight, dbias, dout, in, weight, M, K, N, din_mode);
 }
 // The GELU rides in the GEMM's epilogue where matmul.cu can fuse it, else the base class
 // runs the ops one after another.

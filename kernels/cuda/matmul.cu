@@ -1,7 +1,7 @@
 // Linear layers: cublasGemmEx with f32 accumulation (CUBLAS_COMPUTE_32F).
 //
 //   forward   out[M,N]  = in[M,K]·W[N,K]ᵀ + b        (b broadcast into out, then beta = 1)
-//   backward  din[M,K] += dout[M,N]·W[N,K]           (beta = 1: backward accumulates)
+//   backward  din[M,K] (+)= dout[M,N]·W[N,K]         (beta = 1 for Din::kAdd, else 0)
 //             dW[N,K]  += dout[M,N]ᵀ·in[M,K]         (dW f32, inputs f32 or bf16)
 //             db[N]    += dout[M,N]ᵀ·1[M]            (a GEMM against a ones vector)
 // cuBLAS is column-major. A row-major X[r,c] is the column-major Xᶜ[c,r] with ld = c, so
@@ -28,8 +28,8 @@
 //   matmul_gelu_backward  dpreᶜ[K,M] = gelu'(preᶜ) ⊙ Wᶜ·doutᶜ     DGELU, aux = pre (ld K)
 // The forward writes pre and out in the GEMM's one pass, where the unfused path writes pre,
 // then reads it and writes out. The backward writes dpre directly, where the unfused path
-// zero-fills a scratch, accumulates the product into it (beta = 1), zero-fills dpre and
-// runs the GELU gradient over three [M,K] tensors. The epilogue applies GELU to the f32
+// writes the product to a scratch, zero-fills dpre and runs the GELU gradient over three
+// [M,K] tensors. The epilogue applies GELU to the f32
 // accumulator; the unfused path applies it to pre rounded to bf16, so the two differ in
 // rounding. cuBLASLt's GELU is taken to be the tanh form that GPT-2 and the CPU use (the
 // CUDA emulator implements it so; the bf16 tests bound the difference on a GPU).
@@ -262,14 +262,15 @@ void matmul_forward(const DeviceContext& ctx, Tensor out, Tensor in, Tensor weig
 }
 
 void matmul_backward(const DeviceContext& ctx, Tensor din, Tensor dweight, Tensor dbias,
-                     Tensor dout, Tensor in, Tensor weight, int M, int K, int N) {
+                     Tensor dout, Tensor in, Tensor weight, int M, int K, int N, Din din_mode) {
   require(M >= 0 && K >= 0 && N >= 0, "matmul_backward: negative shape");
   floats_covering(dout, product(M, N), "matmul_backward: dout");
   if (!din.empty()) {
     floats_covering(din, product(M, K), "matmul_backward: din");
     floats_covering(weight, product(N, K), "matmul_backward: weight");
     gemm(ctx, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, {weight.data, weight.dtype, K},
-         {dout.data, dout.dtype, N}, 1.0f, din.data, din.dtype, K, "matmul_backward (din)");
+         {dout.data, dout.dtype, N}, din_mode == Din::kAdd ? 1.0f : 0.0f, din.data, din.dtype, K,
+         "matmul_backward (din)");
   }
   if (!dweight.empty()) {
     f32_covering(dweight, product(N, K), "matmul_backward: dweight");
@@ -318,7 +319,7 @@ bool matmul_gelu_backward_fused(const DeviceContext& ctx, Tensor dpre, Tensor dw
   if (!ctx.epilogue_gemm->run(product, dpre.data, weight.data, dout.data, nullptr, pre.data)) {
     return false;
   }
-  matmul_backward(ctx, Tensor{}, dweight, dbias, dout, in, weight, M, K, N);
+  matmul_backward(ctx, Tensor{}, dweight, dbias, dout, in, weight, M, K, N, Din::kAdd);
   return true;
 }
 

@@ -76,7 +76,7 @@ class EpilogueGemmPlans {
 void matmul_forward(const DeviceContext& ctx, Tensor out, Tensor in, Tensor weight, Tensor bias,
                     int M, int K, int N);
 void matmul_backward(const DeviceContext& ctx, Tensor din, Tensor dweight, Tensor dbias,
-                     Tensor dout, Tensor in, Tensor weight, int M, int K, int N);
+                     Tensor dout, Tensor in, Tensor weight, int M, int K, int N, Din din_mode);
 
 // Backend::matmul_gelu_forward and matmul_gelu_backward with the GELU (or its gradient) in
 // the GEMM's epilogue. They run only in bf16, on aligned operands (as the bias epilogue

@@ -344,17 +344,25 @@ TEST_P(CudaBackendTest, MatmulMatchesCpuForwardAndAccumulatingBackward) {
     const auto dw0 = random_normal(size_t(s.N) * s.K, 6), db0 = random_normal(s.N, 7);
     Tensor gdx = gpu_compute(dx0), gdw = gpu_f32(dw0), gdb = gpu_f32(db0);
     Tensor cdx = on_cpu(dx0), cdw = on_cpu(dw0), cdb = on_cpu(db0);
-    gpu().matmul_backward(gdx, gdw, gdb, gpu_compute(dy), gx, gw, s.M, s.K, s.N);
-    cpu().matmul_backward(cdx, cdw, cdb, on_cpu(dy), cx, cw, s.M, s.K, s.N);
+    gpu().matmul_backward(gdx, gdw, gdb, gpu_compute(dy), gx, gw, s.M, s.K, s.N, Din::kAdd);
+    cpu().matmul_backward(cdx, cdw, cdb, on_cpu(dy), cx, cw, s.M, s.K, s.N, Din::kAdd);
+    EXPECT_TRUE(same(gdx, cdx, kMatmul));
+    EXPECT_TRUE(same(gdw, cdw, kMatmul));
+    EXPECT_TRUE(same(gdb, cdb, kMatmul));
+    // din written (Din::kWrite) over what the add left; the parameter gradients still add.
+    gpu().matmul_backward(gdx, gdw, gdb, gpu_compute(dy), gx, gw, s.M, s.K, s.N, Din::kWrite);
+    cpu().matmul_backward(cdx, cdw, cdb, on_cpu(dy), cx, cw, s.M, s.K, s.N, Din::kWrite);
     EXPECT_TRUE(same(gdx, cdx, kMatmul));
     EXPECT_TRUE(same(gdw, cdw, kMatmul));
     EXPECT_TRUE(same(gdb, cdb, kMatmul));
     // Each output on its own (the others empty).
-    gpu().matmul_backward(Tensor{}, gdw, Tensor{}, gpu_compute(dy), gx, gw, s.M, s.K, s.N);
-    cpu().matmul_backward(Tensor{}, cdw, Tensor{}, on_cpu(dy), cx, cw, s.M, s.K, s.N);
+    gpu().matmul_backward(Tensor{}, gdw, Tensor{}, gpu_compute(dy), gx, gw, s.M, s.K, s.N,
+                          Din::kAdd);
+    cpu().matmul_backward(Tensor{}, cdw, Tensor{}, on_cpu(dy), cx, cw, s.M, s.K, s.N, Din::kAdd);
     EXPECT_TRUE(same(gdw, cdw, kMatmul));
-    gpu().matmul_backward(Tensor{}, Tensor{}, gdb, gpu_compute(dy), gx, gw, s.M, s.K, s.N);
-    cpu().matmul_backward(Tensor{}, Tensor{}, cdb, on_cpu(dy), cx, cw, s.M, s.K, s.N);
+    gpu().matmul_backward(Tensor{}, Tensor{}, gdb, gpu_compute(dy), gx, gw, s.M, s.K, s.N,
+                          Din::kAdd);
+    cpu().matmul_backward(Tensor{}, Tensor{}, cdb, on_cpu(dy), cx, cw, s.M, s.K, s.N, Din::kAdd);
     EXPECT_TRUE(same(gdb, cdb, kMatmul));
   }
 }

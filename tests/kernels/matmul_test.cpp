@@ -1,7 +1,10 @@
-// Linear layer: out = in·Wᵀ + b (W is [out, in]) and its accumulating backward.
+// Linear layer: out = in·Wᵀ + b (W is [out, in]) and its backward (din written or added to,
+// parameter gradients added to).
 // Tolerances: fp32 GEMM vs double reference, K ≤ 300 terms of O(1) products:
 // atol 1e-4, rtol 1e-4. Finite differences: see kernel_test_support.h.
+#include <cmath>
 #include <stdexcept>
+#include <vector>
 
 #include "tests/kernels/kernel_test_support.h"
 #include "tests/kernels/reference_ops.h"
@@ -30,9 +33,23 @@ TEST_P(MatmulTest, BackwardAddsReferenceGradientsToExistingContents) {
   const auto x = random_normal(M * K, 1), w = random_normal(N * K, 2), dy = random_normal(M * N, 4);
   const auto dx0 = random_normal(M * K, 5), dw0 = random_normal(N * K, 6), db0 = random_normal(N, 7);
   Tensor dx = device(dx0), dw = device(dw0), db = device(db0);
-  backend().matmul_backward(dx, dw, db, device(dy), device(x), device(w), M, K, N);
+  backend().matmul_backward(dx, dw, db, device(dy), device(x), device(w), M, K, N, Din::kAdd);
   const reference::LinearGrads g = reference::matmul_backward(dy, x, w, M, K, N);
   EXPECT_TRUE(all_near(host(dx), plus(dx0, g.dx), 1e-4, 1e-4));
+  EXPECT_TRUE(all_near(host(dw), plus(dw0, g.dw), 1e-4, 1e-4));
+  EXPECT_TRUE(all_near(host(db), plus(db0, g.db), 1e-4, 1e-4));
+}
+
+// Din::kWrite: din is written whatever it held (NaN here), while the parameter gradients
+// still add to theirs.
+TEST_P(MatmulTest, BackwardWritesDinAndAddsParameterGradients) {
+  const auto [M, K, N] = GetParam();
+  const auto x = random_normal(M * K, 1), w = random_normal(N * K, 2), dy = random_normal(M * N, 4);
+  const auto dw0 = random_normal(N * K, 6), db0 = random_normal(N, 7);
+  Tensor dx = device(std::vector<float>(M * K, std::nanf(""))), dw = device(dw0), db = device(db0);
+  backend().matmul_backward(dx, dw, db, device(dy), device(x), device(w), M, K, N, Din::kWrite);
+  const reference::LinearGrads g = reference::matmul_backward(dy, x, w, M, K, N);
+  EXPECT_TRUE(all_near(host(dx), g.dx, 1e-4, 1e-4));
   EXPECT_TRUE(all_near(host(dw), plus(dw0, g.dw), 1e-4, 1e-4));
   EXPECT_TRUE(all_near(host(db), plus(db0, g.db), 1e-4, 1e-4));
 }
@@ -50,7 +67,7 @@ TEST_F(MatmulContractTest, BackwardTwiceGivesTwiceTheGradient) {
   const auto x = random_normal(M * K, 1), w = random_normal(N * K, 2), dy = random_normal(M * N, 3);
   Tensor dx = zeros(M * K), dw = zeros(N * K), db = zeros(N);
   for (int call = 0; call < 2; ++call)
-    backend().matmul_backward(dx, dw, db, device(dy), device(x), device(w), M, K, N);
+    backend().matmul_backward(dx, dw, db, device(dy), device(x), device(w), M, K, N, Din::kAdd);
   const reference::LinearGrads g = reference::matmul_backward(dy, x, w, M, K, N);
   EXPECT_TRUE(all_near(host(dx), times(g.dx, 2), 1e-4, 1e-4));
   EXPECT_TRUE(all_near(host(dw), times(g.dw, 2), 1e-4, 1e-4));
@@ -61,7 +78,8 @@ TEST_F(MatmulContractTest, EmptyGradientOutputsAreSkipped) {
   const int M = 4, K = 3, N = 2;
   const auto x = random_normal(M * K, 1), w = random_normal(N * K, 2), dy = random_normal(M * N, 3);
   Tensor dw = zeros(N * K);
-  backend().matmul_backward(Tensor{}, dw, Tensor{}, device(dy), device(x), device(w), M, K, N);
+  backend().matmul_backward(Tensor{}, dw, Tensor{}, device(dy), device(x), device(w), M, K, N,
+                            Din::kAdd);
   EXPECT_TRUE(all_near(host(dw), reference::matmul_backward(dy, x, w, M, K, N).dw, 1e-5, 1e-5));
 }
 
@@ -76,7 +94,7 @@ TEST_F(MatmulContractTest, BackwardMatchesFiniteDifferencesOfForward) {
     return weighted_sum(host(out), weights);
   };
   Tensor dx = zeros(M * K), dw = zeros(N * K), db = zeros(N);
-  backend().matmul_backward(dx, dw, db, device(weights), device(x), device(w), M, K, N);
+  backend().matmul_backward(dx, dw, db, device(weights), device(x), device(w), M, K, N, Din::kAdd);
   const auto all_x = sample_indices(x.size(), 1000, 0), all_w = sample_indices(w.size(), 1000, 0),
              all_b = sample_indices(b.size(), 1000, 0);
   EXPECT_TRUE(all_near(host(dx),

@@ -48,7 +48,7 @@ TEST_F(ProfilingBackendTest, CountsCallsAndFlopsUnderKeysWithShapes) {
   Tensor y = zeros(M * N), dx = zeros(M * K);
   profiler().matmul_forward(y, x, w, Tensor{}, M, K, N);
   profiler().matmul_forward(y, x, w, Tensor{}, M, K, N);
-  profiler().matmul_backward(dx, Tensor{}, Tensor{}, y, x, w, M, K, N);  // din only
+  profiler().matmul_backward(dx, Tensor{}, Tensor{}, y, x, w, M, K, N, Din::kAdd);  // din only
   profiler().fill(y, 1.0f);
 
   const OpProfile forward = row("matmul_forward 6x4x3");
