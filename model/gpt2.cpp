@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numeric>
 #include <string>
+#include <utility>
 
 #include "kernels/error.h"
 #include "model/buffer_set.h"
@@ -36,7 +37,10 @@ struct GPT2::Activations {
   Tensor dresidual, dln, datty, dqkv, dfch, dfch_gelu;
   BufferSet buffers;                    // everything above
 
-  explicit Activations(kernels::Backend& backend) : buffers(backend) {}
+  Activations(kernels::Backend& backend, BufferSet::Measure)
+      : buffers(backend, BufferSet::kMeasure) {}
+  Activations(kernels::Backend& backend, Tensor block, size_t bytes)
+      : buffers(backend, block, bytes) {}
 };
 
 GPT2::GPT2(const GPT2Config& config, kernels::Backend& backend)
@@ -133,9 +137,17 @@ void GPT2::plan(int B, int T) {
     throw UserError("sequence length " + std::to_string(T) + " exceeds the model's n_ctx (" +
                     std::to_string(config_.n_ctx) + ")");
   }
-  acts_.reset();  // the old shape's buffers go before the new ones are allocated
-  acts_ = std::make_unique<Activations>(backend_);
-  Activations& a = *acts_;
+  // The old shape's buffers go before the new ones are allocated, and its block carries
+  // over, replaced first if a dry run says this shape needs more (buffer_set.h).
+  const Tensor block = acts_ ? acts_->buffers.take_block() : Tensor{};
+  acts_.reset();
+  Activations dry_run(backend_, BufferSet::kMeasure);
+  allocate_activations(dry_run, B, T);
+  acts_ = std::make_unique<Activations>(backend_, block, dry_run.buffers.bytes());
+  allocate_activations(*acts_, B, T);
+}
+
+void GPT2::allocate_activations(Activations& a, int B, int T) {
   a.batch = B;
   a.tokens = T;
   a.recompute = recompute_;

@@ -74,6 +74,7 @@ class GPT2 final : public LanguageModel {
   void build_table();
   Weights views(kernels::Tensor buffer) const;
   void plan(int batch, int tokens);
+  void allocate_activations(Activations& a, int batch, int tokens);
   void forward(const TokenBatch& batch);
   // Block l from its input `residual` into acts_->layers[l] (forward, and under
   // recomputation again in backward).

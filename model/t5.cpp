@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numeric>
 #include <string>
+#include <utility>
 
 #include "kernels/error.h"
 #include "model/buffer_set.h"
@@ -60,7 +61,10 @@ struct T5::Activations {
   Tensor dcross_kv;  // [B·Te, 2·inner]
   BufferSet buffers;  // everything above
 
-  explicit Activations(kernels::Backend& backend) : buffers(backend) {}
+  Activations(kernels::Backend& backend, BufferSet::Measure)
+      : buffers(backend, BufferSet::kMeasure) {}
+  Activations(kernels::Backend& backend, Tensor block, size_t bytes)
+      : buffers(backend, block, bytes) {}
 };
 
 namespace {
@@ -260,9 +264,17 @@ void T5::plan(int B, int Te, int Td) {
   if (acts_ && acts_->batch == B && acts_->encoder.tokens == Te && acts_->decoder.tokens == Td &&
       acts_->recompute == recompute_)
     return;
-  acts_.reset();  // the old shape's buffers go before the new ones are allocated
-  acts_ = std::make_unique<Activations>(backend_);
-  Activations& a = *acts_;
+  // The old shape's buffers go before the new ones are allocated, and its block carries
+  // over, replaced first if a dry run says this shape needs more (buffer_set.h).
+  const Tensor block = acts_ ? acts_->buffers.take_block() : Tensor{};
+  acts_.reset();
+  Activations dry_run(backend_, BufferSet::kMeasure);
+  allocate_activations(dry_run, B, Te, Td);
+  acts_ = std::make_unique<Activations>(backend_, block, dry_run.buffers.bytes());
+  allocate_activations(*acts_, B, Te, Td);
+}
+
+void T5::allocate_activations(Activations& a, int B, int Te, int Td) {
   a.batch = B;
   a.recompute = recompute_;
   const size_t C = config_.d_model, I = config_.inner_dim(), F = config_.d_ff;
@@ -285,7 +297,7 @@ void T5::plan(int B, int Te, int Td) {
     const bool bidirectional = !decoder && !config_.causal_input;
     std::vector<int32_t> buckets = relative_position_buckets(
         T, int(Tk), s.merged ? Te : 0, bidirectional, config_.num_buckets, config_.max_distance);
-    backend_.upload(s.buckets, buckets.data());
+    if (s.buckets.data != nullptr) backend_.upload(s.buckets, buckets.data());  // not dry
     s.bias = alloc(DType::kF32, H * T * Tk);
     s.dbias = alloc(DType::kF32, H * T * Tk);
     const int layers = decoder ? config_.n_decoder_layer : config_.n_encoder_layer;

@@ -116,6 +116,7 @@ class T5 final : public LanguageModel {
   // Throws UserError for a token outside the vocabulary (logic_error for a bad shape).
   void check_batch_ids(const TokenBatch& batch) const;
   void plan(int batch, int input_tokens, int target_tokens);
+  void allocate_activations(Activations& a, int batch, int input_tokens, int target_tokens);
   void forward(const TokenBatch& batch);
   // Runs one stack forward (the decoder reads the encoder's output, so the encoder first).
   void forward_stack(Stack& s);
