@@ -29,10 +29,12 @@
 // The forward writes pre and out in the GEMM's one pass, where the unfused path writes pre,
 // then reads it and writes out. The backward writes dpre directly, where the unfused path
 // writes the product to a scratch, zero-fills dpre and runs the GELU gradient over three
-// [M,K] tensors. The epilogue applies GELU to the f32
-// accumulator; the unfused path applies it to pre rounded to bf16, so the two differ in
-// rounding. cuBLASLt's GELU is taken to be the tanh form that GPT-2 and the CPU use (the
-// CUDA emulator implements it so; the bf16 tests bound the difference on a GPU).
+// [M,K] tensors. The epilogue applies GELU to the f32 accumulator; the unfused path applies
+// it to pre rounded to bf16, so the two differ in rounding. cuBLASLt's GELU is taken to be
+// the tanh form that GPT-2 and the CPU use (the CUDA emulator implements it so; the bf16
+// tests bound the difference on a GPU).
+#include "kernels/cuda/matmul.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -42,7 +44,6 @@
 
 #include "kernels/cuda/checks.h"
 #include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/matmul.h"
 #include "kernels/error.h"
 
 namespace molt::kernels::cuda {
