@@ -36,6 +36,7 @@ class BufferSet {
     if (block.count < floats) {
       if (!block.empty()) backend_.free(block);
       block = backend_.allocate(kernels::DType::kF32, floats);
+      fresh_ = true;  // allocate() zeroed it
     }
     block_ = block;
   }
@@ -53,7 +54,7 @@ class BufferSet {
     if (count > 0 && bytes_ <= block_.bytes()) {
       kernels::Tensor carved =
           block_.slice((bytes_ - bytes) / sizeof(float), bytes / sizeof(float));
-      backend_.fill(carved, 0.0f);
+      if (!fresh_) backend_.fill(carved, 0.0f);
       carved.dtype = dtype;
       carved.count = count;
       return carved;
@@ -76,6 +77,7 @@ class BufferSet {
  private:
   kernels::Backend& backend_;
   bool measuring_ = false;
+  bool fresh_ = false;  // the block comes from allocate(), already zero
   std::vector<kernels::Tensor> owned_;
   kernels::Tensor block_;
   size_t bytes_ = 0;
